@@ -1,0 +1,59 @@
+"""minicnn: a small convolutional-network engine on NumPy (CPU) and CuPy (GPU), shaped like PyTorch.
+
+``import minicnn as torch`` ports PyTorch code by changing imports.
+"""
+
+from . import autograd, backend, cuda, ops
+from .autograd import (
+    Tensor,
+    enable_grad,
+    is_grad_enabled,
+    no_grad,
+    set_grad_enabled,
+)
+from .autograd import bool_ as bool  # noqa: A001  (PyTorch's name for the dtype)
+from .autograd import float16, float32, float64, int32, int64, uint8
+from .backend import device, manual_seed
+from .creation import (
+    arange,
+    empty,
+    empty_like,
+    from_numpy,
+    full,
+    full_like,
+    linspace,
+    ones,
+    ones_like,
+    rand,
+    randint,
+    randn,
+    randperm,
+    tensor,
+    zeros,
+    zeros_like,
+)
+from .ops.activation import log_softmax, relu, sigmoid, softmax, tanh
+from .ops.elementwise import abs, clamp, exp, log, sqrt, where  # noqa: A004
+from .ops.matmul import matmul
+from .ops.reduction import amax, amin, argmax, argmin, max, mean, min, sum, var  # noqa: A004
+from .ops.shape import cat, flatten, permute, reshape, squeeze, stack, transpose, unsqueeze
+from . import nn  # noqa: E402  (nn builds on everything above)
+
+__version__ = "0.1.0"
+
+# PyTorch's other names for the dtypes
+float = float32  # noqa: A001
+double = float64
+half = float16
+long = int64
+int = int32  # noqa: A001
+clip = clamp
+concat = cat
+
+
+def is_tensor(obj) -> bool:
+    return isinstance(obj, Tensor)
+
+
+def numel(x: Tensor) -> int:
+    return x.numel()

@@ -1,0 +1,134 @@
+"""Activations: relu, leaky_relu, sigmoid, tanh, softmax, log_softmax.
+
+Each keeps what its derivative is cheapest to compute from: ReLU, sigmoid, tanh and the softmaxes keep
+their *output* (y), not their input.
+"""
+
+from __future__ import annotations
+
+from ..autograd import Function, Tensor, _normalize_dim
+from ..backend import get_array_module
+
+
+class ReLU(Function):
+    @staticmethod
+    def forward(ctx, x):
+        y = x * (x > 0)  # faster than maximum(x, 0) on NumPy, and keeps the dtype
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, grad):
+        (y,) = ctx.saved_tensors
+        return grad * (y > 0)
+
+
+class LeakyReLU(Function):
+    @staticmethod
+    def forward(ctx, x, negative_slope=0.01):
+        positive = x > 0
+        ctx.save_for_backward(positive)
+        ctx.negative_slope = negative_slope
+        return get_array_module(x).where(positive, x, x * negative_slope)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (positive,) = ctx.saved_tensors
+        return get_array_module(grad).where(positive, grad, grad * ctx.negative_slope)
+
+
+class Sigmoid(Function):
+    @staticmethod
+    def forward(ctx, x):
+        xp = get_array_module(x)
+        # 1 / (1 + e^-x) written as (1 + tanh(x/2)) / 2: never overflows for large |x|
+        y = 0.5 * (1 + xp.tanh(0.5 * x))
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, grad):
+        (y,) = ctx.saved_tensors
+        return grad * y * (1 - y)
+
+
+class Tanh(Function):
+    @staticmethod
+    def forward(ctx, x):
+        y = get_array_module(x).tanh(x)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, grad):
+        (y,) = ctx.saved_tensors
+        return grad * (1 - y * y)
+
+
+class Softmax(Function):
+    @staticmethod
+    def forward(ctx, x, dim=-1):
+        xp = get_array_module(x)
+        shifted = x - x.max(axis=dim, keepdims=True)  # subtracting the max avoids overflow in exp
+        e = xp.exp(shifted)
+        y = e / e.sum(axis=dim, keepdims=True)
+        ctx.save_for_backward(y)
+        ctx.dim = dim
+        return y
+
+    @staticmethod
+    def backward(ctx, grad):
+        (y,) = ctx.saved_tensors
+        # dx = y * (g - sum(g * y)): the Jacobian diag(y) - y y^T applied to g
+        return y * (grad - (grad * y).sum(axis=ctx.dim, keepdims=True))
+
+
+class LogSoftmax(Function):
+    @staticmethod
+    def forward(ctx, x, dim=-1):
+        xp = get_array_module(x)
+        shifted = x - x.max(axis=dim, keepdims=True)
+        y = shifted - xp.log(xp.exp(shifted).sum(axis=dim, keepdims=True))
+        ctx.save_for_backward(y)
+        ctx.dim = dim
+        return y
+
+    @staticmethod
+    def backward(ctx, grad):
+        (y,) = ctx.saved_tensors
+        # dx = g - softmax * sum(g), and softmax = exp(log_softmax)
+        return grad - get_array_module(y).exp(y) * grad.sum(axis=ctx.dim, keepdims=True)
+
+
+def _float_input(x, op):
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{op}: expected a Tensor, got {type(x).__name__}")
+    if x.dtype.kind != "f":
+        raise TypeError(f"{op}: expected a floating point tensor, got {x.dtype}")
+    return x
+
+
+def relu(x):
+    return ReLU.apply(_float_input(x, "relu"))
+
+
+def leaky_relu(x, negative_slope=0.01):
+    return LeakyReLU.apply(_float_input(x, "leaky_relu"), negative_slope=negative_slope)
+
+
+def sigmoid(x):
+    return Sigmoid.apply(_float_input(x, "sigmoid"))
+
+
+def tanh(x):
+    return Tanh.apply(_float_input(x, "tanh"))
+
+
+def softmax(x, dim):
+    x = _float_input(x, "softmax")
+    return Softmax.apply(x, dim=_normalize_dim(dim, x.ndim, "softmax"))
+
+
+def log_softmax(x, dim):
+    x = _float_input(x, "log_softmax")
+    return LogSoftmax.apply(x, dim=_normalize_dim(dim, x.ndim, "log_softmax"))

@@ -1,0 +1,284 @@
+"""Shape ops: reshape/view, transpose/permute, expand, getitem, cat, stack, pad, moves between devices.
+
+None of these change values, so each backward just routes the gradient back into the input's shape.
+"""
+
+from __future__ import annotations
+
+import math
+
+from .. import backend
+from ..autograd import Function, Tensor, _normalize_dim, _raw_index
+from ..backend import get_array_module
+from .elementwise import sum_to_shape
+
+
+class Reshape(Function):
+    @staticmethod
+    def forward(ctx, x, shape=()):
+        ctx.input_shape = x.shape
+        return x.reshape(shape)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad.reshape(ctx.input_shape)
+
+
+class Permute(Function):
+    @staticmethod
+    def forward(ctx, x, dims=()):
+        ctx.dims = dims
+        return x.transpose(dims)
+
+    @staticmethod
+    def backward(ctx, grad):
+        inverse = [0] * len(ctx.dims)
+        for position, dim in enumerate(ctx.dims):
+            inverse[dim] = position
+        return grad.transpose(inverse)
+
+
+class Expand(Function):
+    @staticmethod
+    def forward(ctx, x, shape=()):
+        ctx.input_shape = x.shape
+        return get_array_module(x).broadcast_to(x, shape)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return sum_to_shape(grad, ctx.input_shape)
+
+
+class Contiguous(Function):
+    @staticmethod
+    def forward(ctx, x):
+        return get_array_module(x).ascontiguousarray(x)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad
+
+
+class GetItem(Function):
+    @staticmethod
+    def forward(ctx, x, index=None):
+        ctx.input_shape, ctx.index = x.shape, index
+        return x[index]
+
+    @staticmethod
+    def backward(ctx, grad):
+        xp = get_array_module(grad)
+        grad_x = xp.zeros(ctx.input_shape, dtype=grad.dtype)
+        if _has_integer_array(ctx.index):
+            backend.scatter_add(grad_x, ctx.index, grad)  # integer arrays may repeat an element: add them up
+        else:
+            grad_x[ctx.index] = grad  # slices and masks select each element at most once
+        return grad_x
+
+
+class Cat(Function):
+    @staticmethod
+    def forward(ctx, *arrays, dim=0):
+        ctx.dim = dim
+        ctx.sizes = [a.shape[dim] for a in arrays]
+        return get_array_module(*arrays).concatenate(arrays, axis=dim)
+
+    @staticmethod
+    def backward(ctx, grad):
+        grads, start = [], 0
+        for size in ctx.sizes:
+            index = [slice(None)] * grad.ndim
+            index[ctx.dim] = slice(start, start + size)
+            grads.append(grad[tuple(index)])
+            start += size
+        return tuple(grads)
+
+
+class Stack(Function):
+    @staticmethod
+    def forward(ctx, *arrays, dim=0):
+        ctx.dim = dim
+        return get_array_module(*arrays).stack(arrays, axis=dim)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return tuple(grad.take(i, axis=ctx.dim) for i in range(grad.shape[ctx.dim]))
+
+
+class Pad(Function):
+    """Constant padding; ``widths`` is NumPy's ((before, after), ...) per dimension."""
+
+    @staticmethod
+    def forward(ctx, x, widths=(), value=0.0):
+        ctx.widths = widths
+        return get_array_module(x).pad(x, widths, mode="constant", constant_values=value)
+
+    @staticmethod
+    def backward(ctx, grad):
+        # the gradient of the padding is dropped: crop it off
+        return grad[tuple(slice(before, grad.shape[i] - after) for i, (before, after) in enumerate(ctx.widths))]
+
+
+class ToDevice(Function):
+    @staticmethod
+    def forward(ctx, x, device=None):
+        ctx.source = backend.device_of(x)
+        return backend.to_device(x, device)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return backend.to_device(grad, ctx.source)
+
+
+# ---------------------------------------------------------------- the functions Tensor and F call
+
+
+def _has_integer_array(index) -> bool:
+    """True when the index holds an integer array (which may pick the same element twice)."""
+    parts = index if isinstance(index, tuple) else (index,)
+    return any(hasattr(p, "dtype") and p.dtype.kind in "iu" and p.ndim > 0 for p in parts)
+
+
+def _shape_argument(shape, op):
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        shape = tuple(shape[0])
+    shape = tuple(int(s) for s in shape)
+    return shape
+
+
+def _infer_shape(shape, numel, input_shape, op):
+    if sum(s == -1 for s in shape) > 1:
+        raise ValueError(f"{op}: only one dimension can be inferred (-1), got shape {list(shape)}")
+    if any(s < -1 for s in shape):
+        raise ValueError(f"{op}: invalid shape dimension in {list(shape)}")
+    known = math.prod(s for s in shape if s != -1)
+    if -1 in shape:
+        if known == 0 or numel % known:
+            raise ValueError(f"{op}: shape {list(shape)} is invalid for input of shape {input_shape} ({numel} elements)")
+        shape = tuple(numel // known if s == -1 else s for s in shape)
+    elif known != numel:
+        raise ValueError(f"{op}: shape {list(shape)} is invalid for input of shape {input_shape} ({numel} elements)")
+    return shape
+
+
+def reshape(x, *shape):
+    shape = _infer_shape(_shape_argument(shape, "reshape"), x.numel(), x.shape, "view/reshape")
+    if shape == x.shape:
+        return x
+    return Reshape.apply(x, shape=shape)
+
+
+def flatten(x, start_dim=0, end_dim=-1):
+    if x.ndim == 0:
+        return reshape(x, 1)
+    start = _normalize_dim(start_dim, x.ndim, "flatten")
+    end = _normalize_dim(end_dim, x.ndim, "flatten")
+    if start > end:
+        raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim}")
+    shape = x.shape[:start] + (math.prod(x.shape[start : end + 1]),) + x.shape[end + 1 :]
+    return reshape(x, shape)
+
+
+def squeeze(x, dim=None):
+    if dim is None:
+        return reshape(x, tuple(s for s in x.shape if s != 1))
+    dims = dim if isinstance(dim, (tuple, list)) else (dim,)
+    dims = {_normalize_dim(d, x.ndim, "squeeze") for d in dims}
+    return reshape(x, tuple(s for i, s in enumerate(x.shape) if not (i in dims and s == 1)))
+
+
+def unsqueeze(x, dim):
+    dim = _normalize_dim(dim, x.ndim + 1, "unsqueeze")
+    return reshape(x, x.shape[:dim] + (1,) + x.shape[dim:])
+
+
+def permute(x, dims):
+    dims = tuple(_normalize_dim(d, x.ndim, "permute") for d in dims)
+    if sorted(dims) != list(range(x.ndim)):
+        raise ValueError(f"permute: dims {dims} are not a permutation of the {x.ndim} dimensions of shape {x.shape}")
+    return Permute.apply(x, dims=dims)
+
+
+def transpose(x, dim0, dim1):
+    dims = list(range(x.ndim))
+    a, b = _normalize_dim(dim0, x.ndim, "transpose"), _normalize_dim(dim1, x.ndim, "transpose")
+    dims[a], dims[b] = dims[b], dims[a]
+    return Permute.apply(x, dims=tuple(dims))
+
+
+def expand(x, *sizes):
+    sizes = _shape_argument(sizes, "expand")
+    if len(sizes) < x.ndim:
+        raise ValueError(f"expand: the number of sizes ({len(sizes)}) must be at least the tensor's dims ({x.ndim})")
+    offset = len(sizes) - x.ndim
+    shape = tuple(x.shape[i - offset] if s == -1 else s for i, s in enumerate(sizes))
+    for i, size in enumerate(x.shape):
+        if size != 1 and size != shape[offset + i]:
+            raise ValueError(f"expand: cannot expand shape {x.shape} to {sizes}")
+    return Expand.apply(x, shape=shape)
+
+
+def contiguous(x):
+    if x.array.flags.c_contiguous:
+        return x
+    return Contiguous.apply(x)
+
+
+def getitem(x, index):
+    index = _raw_index(index)
+    if isinstance(index, list):  # a list indexes like an integer array, as in PyTorch
+        index = get_array_module(x.array).asarray(index)
+    try:
+        return GetItem.apply(x, index=index)
+    except IndexError as error:
+        raise IndexError(f"index {index!r} is out of range for a tensor of shape {x.shape}: {error}") from None
+
+
+def _check_tensors(tensors, op):
+    if isinstance(tensors, Tensor) or not isinstance(tensors, (list, tuple)):
+        raise TypeError(f"{op}: expected a list or tuple of tensors, got {type(tensors).__name__}")
+    if not tensors:
+        raise ValueError(f"{op}: expected a non-empty list of tensors")
+    for t in tensors:
+        if not isinstance(t, Tensor):
+            raise TypeError(f"{op}: expected tensors, got {type(t).__name__}")
+
+
+def cat(tensors, dim=0):
+    _check_tensors(tensors, "cat")
+    first = tensors[0]
+    dim = _normalize_dim(dim, first.ndim, "cat")
+    for t in tensors:
+        if t.ndim != first.ndim or any(a != b for i, (a, b) in enumerate(zip(t.shape, first.shape)) if i != dim):
+            shapes = [tuple(t.shape) for t in tensors]
+            raise ValueError(f"cat: sizes must match except in dimension {dim}, got shapes {shapes}")
+    return Cat.apply(*tensors, dim=dim)
+
+
+def stack(tensors, dim=0):
+    _check_tensors(tensors, "stack")
+    shapes = [tuple(t.shape) for t in tensors]
+    if len(set(shapes)) != 1:
+        raise ValueError(f"stack: expects each tensor to be equal size, got shapes {shapes}")
+    dim = _normalize_dim(dim, tensors[0].ndim + 1, "stack")
+    return Stack.apply(*tensors, dim=dim)
+
+
+def pad(x, pad, mode="constant", value=0.0):
+    """``F.pad``: ``pad`` lists (before, after) pairs starting from the last dimension."""
+    if mode != "constant":
+        raise ValueError(f"pad: only mode='constant' is supported, got {mode!r}")
+    if len(pad) % 2 or len(pad) // 2 > x.ndim:
+        raise ValueError(f"pad: padding length {len(pad)} must be even and at most 2 * {x.ndim} for shape {x.shape}")
+    if any(int(p) < 0 for p in pad):
+        raise ValueError(f"pad: negative padding {tuple(pad)} is not supported")
+    widths = [(0, 0)] * x.ndim
+    for i in range(len(pad) // 2):
+        widths[x.ndim - 1 - i] = (int(pad[2 * i]), int(pad[2 * i + 1]))
+    return Pad.apply(x, widths=tuple(widths), value=value)
+
+
+def to_device(x, device):
+    if x.device == device and (device.index is None or x.device.index == device.index):
+        return x
+    return ToDevice.apply(x, device=device)

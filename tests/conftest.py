@@ -1,0 +1,12 @@
+"""Shared test setup: markers, hypothesis profile, float64 for gradient checks."""
+
+import os
+
+from hypothesis import HealthCheck, settings
+
+# Keep the whole suite well under 20 minutes on 2 cores; set HYPOTHESIS_PROFILE=thorough for more.
+settings.register_profile(
+    "default", max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True
+)
+settings.register_profile("thorough", max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))

@@ -734,9 +734,9 @@ class Context:
 
     def release(self):
         """Free what forward saved (after backward, unless retain_graph)."""
-        function = self.function
+        function, output_meta = self.function, self.output_meta
         self.__dict__.clear()
-        self.function = function
+        self.function, self.output_meta = function, output_meta
         self.inputs = ()
         self.released = True
 
@@ -794,6 +794,10 @@ class Function:
         ctx = Context(cls)
         ctx.needs_input_grad = needs_input_grad
         outputs = cls.forward(ctx, *arrays, **options)
+        if isinstance(outputs, tuple):
+            outputs = tuple(_as_output_array(out) for out in outputs)
+        else:
+            outputs = _as_output_array(outputs)
         if not record:
             if isinstance(outputs, tuple):
                 return tuple(Tensor._from_op(out, None, 0) for out in outputs)
@@ -807,6 +811,11 @@ class Function:
             )
         ctx.output_meta = [(outputs.shape, outputs.dtype)]
         return Tensor._from_op(outputs, ctx, 0)
+
+
+def _as_output_array(value):
+    """NumPy turns 0-d results into scalars (np.float32); make them 0-d arrays again."""
+    return value if isinstance(value, np.ndarray) or _is_array(value) else np.asarray(value)
 
 
 def _topological_order(root: Context) -> list:
@@ -869,6 +878,7 @@ def run_backward(root: Tensor, root_grad, retain_graph: bool = False) -> None:
         for x, grad in zip(node.inputs, input_grads):
             if grad is None or not isinstance(x, Tensor) or not x._requires_grad:
                 continue
+            grad = _as_output_array(grad)
             if grad.shape != x.array.shape:
                 raise RuntimeError(
                     f"{node.name()}: backward returned a gradient of shape {grad.shape} for an input of shape {x.shape}"

@@ -1,6 +1,7 @@
 """Shared test setup: markers, hypothesis profile, float64 for gradient checks."""
 
 import os
+import sys
 
 from hypothesis import HealthCheck, settings
 
@@ -10,3 +11,6 @@ settings.register_profile(
 )
 settings.register_profile("thorough", max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
+
+# tests import their shared helpers as ``tests.helpers``; also allow the short ``helpers``
+sys.path.insert(0, os.path.dirname(__file__))

@@ -28,12 +28,22 @@ def _shape_of(value):
     return value.shape if hasattr(value, "shape") else ()
 
 
+def broadcast_shape(shape_a, shape_b, op="broadcast"):
+    """The shape NumPy's broadcasting gives (pure Python, so it serves NumPy and CuPy alike)."""
+    shape_a, shape_b = tuple(shape_a), tuple(shape_b)
+    rank = max(len(shape_a), len(shape_b))
+    padded_a, padded_b = (1,) * (rank - len(shape_a)) + shape_a, (1,) * (rank - len(shape_b)) + shape_b
+    result = []
+    for size_a, size_b in zip(padded_a, padded_b):
+        if size_a != size_b and 1 not in (size_a, size_b):
+            raise ValueError(f"{op}: shapes {shape_a} and {shape_b} cannot be broadcast together")
+        result.append(size_b if size_a == 1 else size_a)
+    return tuple(result)
+
+
 def _check_broadcast(op, a, b):
     """A ValueError naming the op and both shapes when they cannot broadcast."""
-    shape_a, shape_b = _shape_of(a), _shape_of(b)
-    for size_a, size_b in zip(reversed(shape_a), reversed(shape_b)):
-        if size_a != size_b and 1 not in (size_a, size_b):
-            raise ValueError(f"{op}: shapes {tuple(shape_a)} and {tuple(shape_b)} cannot be broadcast together")
+    broadcast_shape(_shape_of(a), _shape_of(b), op)
 
 
 def _promote(a, b, true_division=False):

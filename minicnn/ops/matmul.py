@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..autograd import Function, Tensor
 from ..backend import get_array_module
-from .elementwise import _promote, sum_to_shape
+from .elementwise import _promote, broadcast_shape, sum_to_shape
 
 
 class MatMul(Function):
@@ -20,11 +20,8 @@ class MatMul(Function):
         # treat vectors as matrices: a (K,) as (1, K), b (K,) as (K, 1)
         a2 = a[None, :] if a.ndim == 1 else a
         b2 = b[:, None] if b.ndim == 1 else b
-        grad2 = grad
-        if a.ndim == 1:
-            grad2 = xp.expand_dims(grad2, -2)
-        if b.ndim == 1:
-            grad2 = xp.expand_dims(grad2, -1)
+        batch_shape = broadcast_shape(a2.shape[:-2], b2.shape[:-2])
+        grad2 = grad.reshape(batch_shape + (a2.shape[-2], b2.shape[-1]))  # the vectors' 1s put back
         grad_a = grad_b = None
         if ctx.needs_input_grad[0]:  # dL/dA = dL/dY @ B^T
             grad_a = sum_to_shape(grad2 @ xp.swapaxes(b2, -1, -2), a2.shape).reshape(a.shape)

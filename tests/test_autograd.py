@@ -1,0 +1,219 @@
+"""The autograd core: Function, the backward walk, graph freeing, no_grad, gradcheck."""
+
+import numpy as np
+import pytest
+
+import minicnn
+from minicnn.autograd import Function, GradcheckError, Variable, gradcheck
+
+
+def test_gradient_accumulates_into_a_tensor_used_twice():
+    x = minicnn.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    y = x * x + x  # x feeds three places
+    y.sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), 2 * np.array([1.0, 2.0, 3.0]) + 1)
+
+
+def test_grad_accumulates_across_backward_calls():
+    x = minicnn.tensor([1.0, -2.0], requires_grad=True)
+    (3 * x).sum().backward()
+    (3 * x).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), [6.0, 6.0])
+
+
+def test_shared_gradient_arrays_are_not_aliased_between_leaves():
+    a = minicnn.tensor([1.0, 2.0], requires_grad=True)
+    b = minicnn.tensor([3.0, 4.0], requires_grad=True)
+    (a + b).sum().backward()  # Add's backward hands the same array to both
+    with minicnn.no_grad():
+        a.grad.mul_(10)
+    np.testing.assert_allclose(b.grad.numpy(), [1.0, 1.0])
+
+
+def test_a_thousand_op_chain_needs_no_recursion():
+    x = minicnn.tensor([0.5], requires_grad=True)
+    y = x
+    for _ in range(3000):
+        y = y * 1.0001
+    y.backward()
+    np.testing.assert_allclose(x.grad.numpy(), [1.0001**3000], rtol=1e-3)
+
+
+def test_diamond_graph_topological_order():
+    x = minicnn.tensor([2.0], dtype=minicnn.float64, requires_grad=True)
+    a = x * 3
+    b = a.exp()
+    c = a * b  # a is used by b and c: its node must run after both
+    c.backward()
+    expected = 3 * np.exp(6.0) + 6 * 3 * np.exp(6.0)
+    np.testing.assert_allclose(x.grad.numpy(), [expected])
+
+
+def test_second_backward_raises_unless_graph_retained():
+    x = minicnn.tensor([1.0, 2.0], requires_grad=True)
+    y = (x * x).sum()
+    y.backward()
+    with pytest.raises(RuntimeError, match="second time"):
+        y.backward()
+    z = (x * x).sum()
+    z.backward(retain_graph=True)
+    z.backward()
+    np.testing.assert_allclose(x.grad.numpy(), [2 + 2 + 2, 4 + 4 + 4])
+
+
+def test_graph_frees_saved_arrays_after_backward():
+    x = minicnn.tensor([1.0, 2.0], requires_grad=True)
+    y = x * x
+    node = y.grad_fn
+    y.sum().backward()
+    assert node.released and node.inputs == ()
+
+
+def test_grad_kept_on_leaves_only():
+    x = minicnn.tensor([1.0], requires_grad=True)
+    h = x * 2
+    (h * 3).backward()
+    assert h.grad is None and x.grad is not None
+    assert x.is_leaf and not h.is_leaf
+
+
+def test_no_grad_context_and_decorator():
+    x = minicnn.tensor([1.0], requires_grad=True)
+    with minicnn.no_grad():
+        y = x * 2
+        assert not minicnn.is_grad_enabled()
+        with minicnn.enable_grad():
+            z = x * 2
+    assert not y.requires_grad and y.grad_fn is None
+    assert z.requires_grad
+    assert minicnn.is_grad_enabled()
+
+    @minicnn.no_grad()
+    def double(t):
+        return t * 2
+
+    assert not double(x).requires_grad
+    assert minicnn.is_grad_enabled()
+
+
+def test_backward_needs_scalar_or_gradient():
+    x = minicnn.tensor([1.0, 2.0], requires_grad=True)
+    with pytest.raises(RuntimeError, match="single-element"):
+        (x * 2).backward()
+    (x * 2).backward(minicnn.tensor([1.0, 10.0]))
+    np.testing.assert_allclose(x.grad.numpy(), [2.0, 20.0])
+    with pytest.raises(ValueError, match="gradient has shape"):
+        (x * 2).backward(minicnn.tensor([1.0]))
+    with pytest.raises(RuntimeError, match="does not require grad"):
+        minicnn.tensor([1.0]).sum().backward()
+
+
+def test_custom_function_with_ctx():
+    class Cube(Function):
+        @staticmethod
+        def forward(ctx, x, scale=1.0):
+            ctx.save_for_backward(x)
+            ctx.scale = scale
+            return scale * x**3
+
+        @staticmethod
+        def backward(ctx, grad):
+            (x,) = ctx.saved_tensors
+            return grad * ctx.scale * 3 * x**2
+
+    x = minicnn.tensor([1.0, 2.0], dtype=minicnn.float64, requires_grad=True)
+    y = Cube.apply(x, scale=2.0)
+    assert isinstance(y, minicnn.Tensor) and repr(y.grad_fn) == "<CubeBackward>"
+    y.sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), [6.0, 24.0])
+    assert gradcheck(lambda t: Cube.apply(t, scale=2.0), (minicnn.tensor([0.3, -1.2], dtype=minicnn.float64,
+                                                                          requires_grad=True),))
+
+
+def test_function_with_two_outputs_and_scalar_input():
+    class SplitScale(Function):
+        @staticmethod
+        def forward(ctx, x, factor):
+            ctx.factor = factor
+            return x * factor, x + factor
+
+        @staticmethod
+        def backward(ctx, grad_a, grad_b):
+            return grad_a * ctx.factor + grad_b, None
+
+    x = minicnn.tensor([1.0, 2.0], requires_grad=True)
+    a, b = SplitScale.apply(x, 3.0)
+    a.sum().backward()  # b unused: its gradient is taken as zero
+    np.testing.assert_allclose(x.grad.numpy(), [3.0, 3.0])
+
+
+def test_backward_returning_wrong_shape_is_named():
+    class Broken(Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x * 2
+
+        @staticmethod
+        def backward(ctx, grad):
+            return grad[:1]
+
+    x = minicnn.tensor([1.0, 2.0], requires_grad=True)
+    with pytest.raises(RuntimeError, match="BrokenBackward.*shape"):
+        Broken.apply(x).sum().backward()
+
+
+def test_gradcheck_rejects_a_backward_one_percent_off():
+    class AlmostSquare(Function):
+        @staticmethod
+        def forward(ctx, x):
+            ctx.save_for_backward(x)
+            return x * x
+
+        @staticmethod
+        def backward(ctx, grad):
+            (x,) = ctx.saved_tensors
+            return grad * 2 * x * 1.01  # 1% wrong
+
+    x = minicnn.tensor(np.random.default_rng(0).standard_normal((3, 4)), requires_grad=True)
+    with pytest.raises(GradcheckError, match=r"input 0 .* analytic .* numerical"):
+        gradcheck(AlmostSquare.apply, (x,))
+    assert gradcheck(AlmostSquare.apply, (x,), raise_exception=False) is False
+    assert gradcheck(lambda t: t * t, (x,))
+
+
+def test_gradcheck_needs_float64():
+    x = minicnn.tensor([1.0, 2.0], requires_grad=True)
+    with pytest.raises(ValueError, match="float64"):
+        gradcheck(lambda t: t * t, (x,))
+
+
+def test_variable_returns_its_argument():
+    x = minicnn.tensor([1.0])
+    assert Variable(x) is x
+    assert Variable(x, requires_grad=True).requires_grad
+
+
+def test_requires_grad_rules():
+    with pytest.raises(RuntimeError, match="floating point"):
+        minicnn.tensor([1, 2], requires_grad=True)
+    x = minicnn.tensor([1.0], requires_grad=True)
+    y = x * 2
+    with pytest.raises(RuntimeError, match="leaf"):
+        y.requires_grad = False
+    assert y.detach().requires_grad is False
+
+
+def test_inplace_on_leaf_requiring_grad_is_refused_outside_no_grad():
+    w = minicnn.tensor([1.0, 2.0], requires_grad=True)
+    with pytest.raises(RuntimeError, match="in place"):
+        w += 1
+    with minicnn.no_grad():
+        w -= 0.5
+    np.testing.assert_allclose(w.numpy() if not w.requires_grad else w.detach().numpy(), [0.5, 1.5])
+
+
+def test_data_is_a_detached_view():
+    w = minicnn.tensor([1.0, 2.0], requires_grad=True)
+    w.data -= 1.0  # the PyTorch idiom for a manual update
+    np.testing.assert_allclose(w.detach().numpy(), [0.0, 1.0])
+    assert w.requires_grad and w.is_leaf

@@ -37,7 +37,7 @@ from .ops.elementwise import abs, clamp, exp, log, sqrt, where  # noqa: A004
 from .ops.matmul import matmul
 from .ops.reduction import amax, amin, argmax, argmin, max, mean, min, sum, var  # noqa: A004
 from .ops.shape import cat, flatten, permute, reshape, squeeze, stack, transpose, unsqueeze
-from . import nn  # noqa: E402  (nn builds on everything above)
+from . import nn, optim  # noqa: E402  (nn and optim build on everything above)
 
 __version__ = "0.1.0"
 

@@ -14,6 +14,7 @@ from .autograd import (
 from .autograd import bool_ as bool  # noqa: A001  (PyTorch's name for the dtype)
 from .autograd import float16, float32, float64, int32, int64, uint8
 from .backend import device, manual_seed
+from .utils.data import Generator
 from .creation import (
     arange,
     empty,
@@ -37,7 +38,7 @@ from .ops.elementwise import abs, clamp, exp, log, sqrt, where  # noqa: A004
 from .ops.matmul import matmul
 from .ops.reduction import amax, amin, argmax, argmin, max, mean, min, sum, var  # noqa: A004
 from .ops.shape import cat, flatten, permute, reshape, squeeze, stack, transpose, unsqueeze
-from . import nn, optim  # noqa: E402  (nn and optim build on everything above)
+from . import models, nn, optim, utils  # noqa: E402  (these build on everything above)
 
 __version__ = "0.1.0"
 

@@ -196,7 +196,9 @@ class Tensor:
     def data(self, value):
         value = value.array if isinstance(value, Tensor) else value
         if tuple(value.shape) != self.shape:
-            raise ValueError(f"data: cannot assign values of shape {tuple(value.shape)} to a tensor of shape {self.shape}")
+            raise ValueError(
+                f"data: cannot assign values of shape {tuple(value.shape)} to a tensor of shape {self.shape}"
+            )
         self.array = value
 
     @property
@@ -248,7 +250,9 @@ class Tensor:
 
     def item(self):
         if self.array.size != 1:
-            raise ValueError(f"item(): only one-element tensors can be converted to a Python number, got shape {self.shape}")
+            raise ValueError(
+                f"item(): only one-element tensors can be converted to a Python number, got shape {self.shape}"
+            )
         return self.array.reshape(()).item()
 
     def tolist(self):
@@ -271,7 +275,7 @@ class Tensor:
         return int(self.item())
 
     def to(self, *args, **kwargs) -> Tensor:
-        """``to(dtype)``, ``to(device)``, ``to(device, dtype)`` or ``to(other_tensor)``; a no-op when nothing changes."""
+        """``to(dtype)``, ``to(device)``, ``to(device, dtype)`` or ``to(other)``; a no-op when nothing changes."""
         target_device, target_dtype = None, kwargs.pop("dtype", None)
         target_device = kwargs.pop("device", None)
         kwargs.pop("non_blocking", None)
@@ -353,8 +357,9 @@ class Tensor:
     def copy_(self, source) -> Tensor:
         self._check_inplace("copy_()")
         source = source.array if isinstance(source, Tensor) else source
-        self.array[...] = backend.to_device(get_array_module(self.array).asarray(source) if not _is_array(source)
-                                            else source, self.device)
+        self.array[...] = backend.to_device(
+            get_array_module(self.array).asarray(source) if not _is_array(source) else source, self.device
+        )
         return self
 
     def uniform_(self, a: float = 0.0, b: float = 1.0) -> Tensor:
@@ -433,7 +438,8 @@ class Tensor:
         if gradient is None:
             if self.array.size != 1:
                 raise RuntimeError(
-                    f"backward(): grad can be implicitly created only for single-element outputs, got shape {self.shape}"
+                    "backward(): grad can be implicitly created only for single-element outputs, "
+                    f"got shape {self.shape}"
                 )
             gradient = xp.ones(self.shape, dtype=self.dtype)
         else:
@@ -688,7 +694,9 @@ def _normalize_dim(dim, ndim: int, op: str) -> int:
         raise TypeError(f"{op}: dim must be an int, got {dim!r}")
     rank = max(ndim, 1)
     if not -rank <= dim < rank:
-        raise IndexError(f"{op}: dimension out of range (expected to be in range of [{-rank}, {rank - 1}], but got {dim})")
+        raise IndexError(
+            f"{op}: dimension out of range (expected to be in range of [{-rank}, {rank - 1}], but got {dim})"
+        )
     return int(dim) % rank
 
 
@@ -743,9 +751,7 @@ class Context:
     @property
     def next_functions(self):
         """The nodes that produced this node's inputs (None for leaves and constants)."""
-        return tuple(
-            (x.grad_fn if isinstance(x, Tensor) else None) for x in self.inputs
-        )
+        return tuple((x.grad_fn if isinstance(x, Tensor) else None) for x in self.inputs)
 
     def __repr__(self):
         return f"<{self.name()}>"
@@ -1028,7 +1034,12 @@ def _tensor_repr(tensor: Tensor) -> str:
         width = max((len(str(v)) for v in values.reshape(-1)[:1000]), default=0)
         formatter = {"int": lambda v: str(v).rjust(width)}
     body = np.array2string(
-        values, separator=", ", prefix="tensor(", formatter=formatter, threshold=1000, edgeitems=3,
+        values,
+        separator=", ",
+        prefix="tensor(",
+        formatter=formatter,
+        threshold=1000,
+        edgeitems=3,
         max_line_width=80,
     )
     extras = []
@@ -1046,6 +1057,15 @@ def _tensor_repr(tensor: Tensor) -> str:
 from . import ops  # noqa: E402  (the ops import Function and Tensor from this module)
 
 __all__ = [
-    "Tensor", "Function", "Context", "Variable", "no_grad", "enable_grad", "set_grad_enabled",
-    "is_grad_enabled", "gradcheck", "GradcheckError", "run_backward",
+    "Tensor",
+    "Function",
+    "Context",
+    "Variable",
+    "no_grad",
+    "enable_grad",
+    "set_grad_enabled",
+    "is_grad_enabled",
+    "gradcheck",
+    "GradcheckError",
+    "run_backward",
 ]

@@ -88,7 +88,7 @@ def to_device(array, target: device):
         return array
     if cupy is None:
         raise RuntimeError(
-            "CUDA is not available: CuPy is not installed (install it with `pip install \"minicnn[cuda]\"`)"
+            'CUDA is not available: CuPy is not installed (install it with `pip install "minicnn[cuda]"`)'
         )
     if not cuda_is_available():
         raise RuntimeError("CUDA is not available: CuPy is installed but sees no GPU")

@@ -102,8 +102,12 @@ def arange(start, end=None, step=1, dtype=None, requires_grad=False, device=None
     if dtype is None:
         is_integer = all(isinstance(v, (int, np.integer)) for v in (start, end, step))
         dtype = int64 if is_integer else float32
-    return _place(np.arange(start, end, step, dtype=np.float64 if as_dtype(dtype).kind == "f" else None),
-                  dtype, device, requires_grad)
+    return _place(
+        np.arange(start, end, step, dtype=np.float64 if as_dtype(dtype).kind == "f" else None),
+        dtype,
+        device,
+        requires_grad,
+    )
 
 
 def linspace(start, end, steps, dtype=None, requires_grad=False, device=None) -> Tensor:

@@ -126,8 +126,9 @@ def test_custom_function_with_ctx():
     assert isinstance(y, minicnn.Tensor) and repr(y.grad_fn) == "<CubeBackward>"
     y.sum().backward()
     np.testing.assert_allclose(x.grad.numpy(), [6.0, 24.0])
-    assert gradcheck(lambda t: Cube.apply(t, scale=2.0), (minicnn.tensor([0.3, -1.2], dtype=minicnn.float64,
-                                                                          requires_grad=True),))
+    assert gradcheck(
+        lambda t: Cube.apply(t, scale=2.0), (minicnn.tensor([0.3, -1.2], dtype=minicnn.float64, requires_grad=True),)
+    )
 
 
 def test_function_with_two_outputs_and_scalar_input():

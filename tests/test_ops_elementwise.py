@@ -77,7 +77,7 @@ def test_binary_gradcheck_with_broadcasting(name, ours, theirs, make, shape_a, s
 def broadcastable_shapes(draw):
     shape = draw(st.lists(st.integers(1, 4), min_size=0, max_size=4))
     other = [draw(st.sampled_from([1, size])) for size in shape]
-    other = other[draw(st.integers(0, len(other))):]  # drop leading dims too
+    other = other[draw(st.integers(0, len(other))) :]  # drop leading dims too
     return tuple(shape), tuple(other)
 
 

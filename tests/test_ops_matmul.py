@@ -35,13 +35,16 @@ def test_matmul_matches_torch(shape_a, shape_b, device):
     compare_with_torch(minicnn.matmul, torch.matmul, arrays, device=device)
 
 
-@given(batch=st.lists(st.integers(1, 3), max_size=2), n_in=st.integers(1, 6), n_out=st.integers(1, 5),
-       bias=st.booleans())
+@given(
+    batch=st.lists(st.integers(1, 3), max_size=2), n_in=st.integers(1, 6), n_out=st.integers(1, 5), bias=st.booleans()
+)
 def test_linear_matches_torch(batch, n_in, n_out, bias):
     torch = require_torch()
     rng = np.random.default_rng(2)
-    arrays = [rng.standard_normal((*batch, n_in)).astype(np.float32),
-              rng.standard_normal((n_out, n_in)).astype(np.float32)]
+    arrays = [
+        rng.standard_normal((*batch, n_in)).astype(np.float32),
+        rng.standard_normal((n_out, n_in)).astype(np.float32),
+    ]
     if bias:
         arrays.append(rng.standard_normal(n_out).astype(np.float32))
     compare_with_torch(F.linear, torch.nn.functional.linear, arrays)

@@ -17,12 +17,21 @@ def reductions(torch):
         ("sum", lambda x, d, k: x.sum(d, keepdim=k), lambda x, d, k: x.sum(dim=d, keepdim=k)),
         ("mean", lambda x, d, k: x.mean(d, keepdim=k), lambda x, d, k: x.mean(dim=d, keepdim=k)),
         ("var", lambda x, d, k: x.var(d, keepdim=k), lambda x, d, k: x.var(dim=d, keepdim=k)),
-        ("var_biased", lambda x, d, k: x.var(d, unbiased=False, keepdim=k),
-         lambda x, d, k: x.var(dim=d, correction=0, keepdim=k)),
-        ("amax", lambda x, d, k: x.amax(d if d is not None else (), keepdim=k),
-         lambda x, d, k: x.amax(d if d is not None else (), keepdim=k)),
-        ("amin", lambda x, d, k: x.amin(d if d is not None else (), keepdim=k),
-         lambda x, d, k: x.amin(d if d is not None else (), keepdim=k)),
+        (
+            "var_biased",
+            lambda x, d, k: x.var(d, unbiased=False, keepdim=k),
+            lambda x, d, k: x.var(dim=d, correction=0, keepdim=k),
+        ),
+        (
+            "amax",
+            lambda x, d, k: x.amax(d if d is not None else (), keepdim=k),
+            lambda x, d, k: x.amax(d if d is not None else (), keepdim=k),
+        ),
+        (
+            "amin",
+            lambda x, d, k: x.amin(d if d is not None else (), keepdim=k),
+            lambda x, d, k: x.amin(d if d is not None else (), keepdim=k),
+        ),
     ]
 
 

@@ -26,8 +26,11 @@ CASES = [
     ("getitem_int_array", lambda x: x[[0, 0, 1]], lambda x: x[[0, 0, 1]]),  # a repeated row: gradients add
     ("getitem_two_arrays", lambda x: x[:, [0, 2, 2], [1, 1, 3]], lambda x: x[:, [0, 2, 2], [1, 1, 3]]),
     ("pad", lambda x: F.pad(x, (1, 2, 0, 1)), lambda x: __import__("torch").nn.functional.pad(x, (1, 2, 0, 1))),
-    ("pad_value", lambda x: F.pad(x, (2, 0), value=1.5),
-     lambda x: __import__("torch").nn.functional.pad(x, (2, 0), value=1.5)),
+    (
+        "pad_value",
+        lambda x: F.pad(x, (2, 0), value=1.5),
+        lambda x: __import__("torch").nn.functional.pad(x, (2, 0), value=1.5),
+    ),
 ]
 
 

@@ -130,14 +130,28 @@ def test_getitem_matches_numpy():
     torch = require_torch()
     data = np.arange(60, dtype=np.float32).reshape(3, 4, 5)
     indices = [
-        1, -1, (1, 2), slice(None, None, 2), (slice(1, 3), None, Ellipsis, 0), (Ellipsis, 1),
-        np.array([0, 2, 2]), (np.array([0, 1]), np.array([3, 1])), data[:, 0, 0] > 10, [2, 0],
+        1,
+        -1,
+        (1, 2),
+        slice(None, None, 2),
+        (slice(1, 3), None, Ellipsis, 0),
+        (Ellipsis, 1),
+        np.array([0, 2, 2]),
+        (np.array([0, 1]), np.array([3, 1])),
+        data[:, 0, 0] > 10,
+        [2, 0],
     ]
     for index in indices:
         ours = minicnn.tensor(data)[index]
-        torch_index = torch.tensor(index) if isinstance(index, np.ndarray) else (
-            tuple(torch.tensor(i) if isinstance(i, np.ndarray) else i for i in index) if isinstance(index, tuple)
-            else index)
+        torch_index = (
+            torch.tensor(index)
+            if isinstance(index, np.ndarray)
+            else (
+                tuple(torch.tensor(i) if isinstance(i, np.ndarray) else i for i in index)
+                if isinstance(index, tuple)
+                else index
+            )
+        )
         np.testing.assert_array_equal(ours.numpy(), torch.tensor(data)[torch_index].numpy(), err_msg=str(index))
     with pytest.raises(IndexError, match="shape"):
         minicnn.tensor(data)[5]
@@ -157,7 +171,7 @@ def test_comparisons_give_bool_tensors():
     assert (a > b).tolist() == [False, False, True] and (a >= 2).tolist() == [False, True, True]
     assert ((a == b).float().sum()).item() == 1.0  # the accuracy idiom
     with pytest.raises(ValueError, match="broadcast"):
-        a == minicnn.zeros(2)
+        _ = a == minicnn.zeros(2)
 
 
 def test_repr_in_pytorch_style():

@@ -21,8 +21,9 @@ def _config(depth) -> list:
     return CONFIGS[key]
 
 
-def make_features(config, in_channels: int, width_divisor: int = 1, batch_norm: bool = True,
-                  conv_bias: bool = False) -> nn.Sequential:
+def make_features(
+    config, in_channels: int, width_divisor: int = 1, batch_norm: bool = True, conv_bias: bool = False
+) -> nn.Sequential:
     """The convolutional part: each number a 3x3 conv (pad 1) [+ BatchNorm] + ReLU, each "M" a 2x2 max-pool."""
     layers, channels = [], in_channels
     for item in config:
@@ -53,8 +54,16 @@ class VGG(nn.Module):
         input (N, in_channels, input_size, input_size); output (N, num_classes).
     """
 
-    def __init__(self, depth=11, num_classes: int = 10, in_channels: int = 1, input_size: int = 224,
-                 width_divisor: int = 1, batch_norm: bool = True, dropout: float = 0.5):
+    def __init__(
+        self,
+        depth=11,
+        num_classes: int = 10,
+        in_channels: int = 1,
+        input_size: int = 224,
+        width_divisor: int = 1,
+        batch_norm: bool = True,
+        dropout: float = 0.5,
+    ):
         super().__init__()
         config = _config(depth)
         if input_size % 32:
@@ -97,8 +106,9 @@ def vgg19(**kwargs) -> VGG:
 class TorchvisionVGG(nn.Module):
     """torchvision's VGG layout (features, avgpool to 7x7, classifier) and initialisation."""
 
-    def __init__(self, depth=11, num_classes: int = 1000, in_channels: int = 3, batch_norm: bool = True,
-                 dropout: float = 0.5):
+    def __init__(
+        self, depth=11, num_classes: int = 1000, in_channels: int = 3, batch_norm: bool = True, dropout: float = 0.5
+    ):
         super().__init__()
         self.features = make_features(_config(depth), in_channels, 1, batch_norm, conv_bias=True)
         self.avgpool = nn.AdaptiveAvgPool2d((7, 7))

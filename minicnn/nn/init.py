@@ -15,8 +15,16 @@ from ..autograd import Tensor, no_grad
 
 def calculate_gain(nonlinearity: str, param=None) -> float:
     """The recommended scale for a nonlinearity (ReLU: sqrt(2), tanh: 5/3, linear/sigmoid/conv: 1)."""
-    linear_like = ["linear", "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",
-                   "conv_transpose3d", "sigmoid"]
+    linear_like = [
+        "linear",
+        "conv1d",
+        "conv2d",
+        "conv3d",
+        "conv_transpose1d",
+        "conv_transpose2d",
+        "conv_transpose3d",
+        "sigmoid",
+    ]
     if nonlinearity in linear_like:
         return 1.0
     if nonlinearity == "tanh":
@@ -38,8 +46,9 @@ def calculate_gain(nonlinearity: str, param=None) -> float:
 
 def _calculate_fan_in_and_fan_out(tensor: Tensor):
     if tensor.ndim < 2:
-        raise ValueError(f"fan in and fan out can not be computed for a tensor with fewer than 2 dimensions "
-                         f"(shape {tensor.shape})")
+        raise ValueError(
+            f"fan in and fan out can not be computed for a tensor with fewer than 2 dimensions (shape {tensor.shape})"
+        )
     receptive_field = 1
     for size in tensor.shape[2:]:
         receptive_field *= size

@@ -369,16 +369,15 @@ class Module:
             if missing:
                 problems.insert(0, "Missing key(s) in state_dict: " + ", ".join(f'"{k}"' for k in missing) + ".")
         if problems:
-            raise RuntimeError(
-                f"Error(s) in loading state_dict for {type(self).__name__}:\n\t" + "\n\t".join(problems)
-            )
+            raise RuntimeError(f"Error(s) in loading state_dict for {type(self).__name__}:\n\t" + "\n\t".join(problems))
         with no_grad():
             for key, tensor in own.items():
                 if key in arrays:
                     value = arrays[key]
                     xp = backend.get_array_module(tensor.array)
-                    value = backend.to_device(np.asarray(value) if not hasattr(value, "__cuda_array_interface__")
-                                              else value, tensor.device)
+                    value = backend.to_device(
+                        np.asarray(value) if not hasattr(value, "__cuda_array_interface__") else value, tensor.device
+                    )
                     tensor.array = xp.array(value, dtype=tensor.dtype, copy=True).reshape(tensor.shape)
         return IncompatibleKeys(missing, unexpected)
 

@@ -3,6 +3,14 @@
 from . import activation, conv, dropout, elementwise, loss, matmul, normalization, pooling, reduction, shape
 
 __all__ = [
-    "activation", "conv", "dropout", "elementwise", "loss", "matmul", "normalization", "pooling", "reduction",
+    "activation",
+    "conv",
+    "dropout",
+    "elementwise",
+    "loss",
+    "matmul",
+    "normalization",
+    "pooling",
+    "reduction",
     "shape",
 ]

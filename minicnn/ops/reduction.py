@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import builtins
 
-from ..autograd import MaxResult, MinResult, Function, Tensor, _normalize_dim
+from ..autograd import Function, MaxResult, MinResult, Tensor, _normalize_dim
 from ..backend import get_array_module
 from .elementwise import where
 

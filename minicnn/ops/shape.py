@@ -154,7 +154,9 @@ def _infer_shape(shape, numel, input_shape, op):
     known = math.prod(s for s in shape if s != -1)
     if -1 in shape:
         if known == 0 or numel % known:
-            raise ValueError(f"{op}: shape {list(shape)} is invalid for input of shape {input_shape} ({numel} elements)")
+            raise ValueError(
+                f"{op}: shape {list(shape)} is invalid for input of shape {input_shape} ({numel} elements)"
+            )
         shape = tuple(numel // known if s == -1 else s for s in shape)
     elif known != numel:
         raise ValueError(f"{op}: shape {list(shape)} is invalid for input of shape {input_shape} ({numel} elements)")

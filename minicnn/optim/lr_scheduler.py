@@ -101,9 +101,23 @@ class OneCycleLR(LRScheduler):
     ``max_momentum`` and ``base_momentum``.
     """
 
-    def __init__(self, optimizer, max_lr, total_steps=None, epochs=None, steps_per_epoch=None, pct_start=0.3,
-                 anneal_strategy="cos", cycle_momentum=True, base_momentum=0.85, max_momentum=0.95,
-                 div_factor=25.0, final_div_factor=1e4, three_phase=False, last_epoch=-1):
+    def __init__(
+        self,
+        optimizer,
+        max_lr,
+        total_steps=None,
+        epochs=None,
+        steps_per_epoch=None,
+        pct_start=0.3,
+        anneal_strategy="cos",
+        cycle_momentum=True,
+        base_momentum=0.85,
+        max_momentum=0.95,
+        div_factor=25.0,
+        final_div_factor=1e4,
+        three_phase=False,
+        last_epoch=-1,
+    ):
         if total_steps is None:
             if epochs is None or steps_per_epoch is None:
                 raise ValueError("OneCycleLR: give total_steps, or epochs and steps_per_epoch")
@@ -180,8 +194,18 @@ class OneCycleLR(LRScheduler):
 class ReduceLROnPlateau:
     """Multiply the lr by ``factor`` when a watched metric has not improved for ``patience`` epochs."""
 
-    def __init__(self, optimizer, mode="min", factor=0.1, patience=10, threshold=1e-4, threshold_mode="rel",
-                 cooldown=0, min_lr=0, eps=1e-8):
+    def __init__(
+        self,
+        optimizer,
+        mode="min",
+        factor=0.1,
+        patience=10,
+        threshold=1e-4,
+        threshold_mode="rel",
+        cooldown=0,
+        min_lr=0,
+        eps=1e-8,
+    ):
         if factor >= 1.0:
             raise ValueError("ReduceLROnPlateau: factor should be < 1.0")
         if mode not in ("min", "max"):
@@ -198,8 +222,14 @@ class ReduceLROnPlateau:
 
     def is_better(self, current, best):
         if self.mode == "min":
-            return current < best * (1 - self.threshold) if self.threshold_mode == "rel" else current < best - self.threshold
-        return current > best * (self.threshold + 1) if self.threshold_mode == "rel" else current > best + self.threshold
+            return (
+                current < best * (1 - self.threshold)
+                if self.threshold_mode == "rel"
+                else current < best - self.threshold
+            )
+        return (
+            current > best * (self.threshold + 1) if self.threshold_mode == "rel" else current > best + self.threshold
+        )
 
     def step(self, metrics, epoch=None):
         current = float(metrics)

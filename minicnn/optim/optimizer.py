@@ -18,8 +18,9 @@ class Optimizer:
         self.state: dict = {}
         self.param_groups: list[dict] = []
         if isinstance(params, Tensor):
-            raise TypeError("params argument given to the optimizer should be an iterable of Tensors or dicts, "
-                            "but got a Tensor")
+            raise TypeError(
+                "params argument given to the optimizer should be an iterable of Tensors or dicts, but got a Tensor"
+            )
         groups = list(params)
         if not groups:
             raise ValueError("optimizer got an empty parameter list")
@@ -88,12 +89,15 @@ class Optimizer:
     def load_state_dict(self, state_dict: dict) -> None:
         groups = state_dict["param_groups"]
         if len(groups) != len(self.param_groups):
-            raise ValueError(f"loaded state dict has {len(groups)} parameter groups, the optimizer has "
-                             f"{len(self.param_groups)}")
+            raise ValueError(
+                f"loaded state dict has {len(groups)} parameter groups, the optimizer has {len(self.param_groups)}"
+            )
         for saved, group in zip(groups, self.param_groups):
             if len(saved["params"]) != len(group["params"]):
-                raise ValueError("loaded state dict contains a parameter group that doesn't match the size of "
-                                 f"the optimizer's group ({len(saved['params'])} vs {len(group['params'])})")
+                raise ValueError(
+                    "loaded state dict contains a parameter group that doesn't match the size of "
+                    f"the optimizer's group ({len(saved['params'])} vs {len(group['params'])})"
+                )
         param_of = {}
         for saved, group in zip(groups, self.param_groups):
             param_of.update(zip(saved["params"], group["params"]))
@@ -128,4 +132,3 @@ class Optimizer:
 def _check_non_negative(name: str, value) -> None:
     if not isinstance(value, (int, float)) or value < 0:
         raise ValueError(f"Invalid {name}: {value}")
-

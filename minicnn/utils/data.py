@@ -111,8 +111,9 @@ def random_split(dataset, lengths, generator=None) -> list:
             counts[i % len(counts)] += 1
         lengths = counts
     if sum(lengths) != n:
-        raise ValueError(f"random_split: sum of input lengths {sum(lengths)} does not equal the length of the "
-                         f"dataset ({n})")
+        raise ValueError(
+            f"random_split: sum of input lengths {sum(lengths)} does not equal the length of the dataset ({n})"
+        )
     order = _permutation(n, generator).tolist()
     subsets, start = [], 0
     for length in lengths:
@@ -133,8 +134,10 @@ def default_collate(batch):
     """Stack a list of samples into batched tensors: tensors/arrays are stacked, ints become int64,
     floats float64 (as PyTorch), and tuples, lists and dicts are collated field by field."""
     first = batch[0]
-    if isinstance(first, Tensor) or hasattr(first, "__array_interface__") or (
-        hasattr(first, "detach") and hasattr(first, "numpy")
+    if (
+        isinstance(first, Tensor)
+        or hasattr(first, "__array_interface__")
+        or (hasattr(first, "detach") and hasattr(first, "numpy"))
     ):
         arrays = [_as_array(sample) for sample in batch]
         xp = backend.get_array_module(arrays[0])
@@ -154,8 +157,9 @@ def default_collate(batch):
             raise RuntimeError("default_collate: each element in the batch should be of equal size")
         fields = [default_collate(list(field)) for field in zip(*batch)]
         return tuple(fields) if isinstance(first, tuple) else fields
-    raise TypeError(f"default_collate: batch must contain tensors, arrays, numbers, dicts or lists; "
-                    f"found {type(first).__name__}")
+    raise TypeError(
+        f"default_collate: batch must contain tensors, arrays, numbers, dicts or lists; found {type(first).__name__}"
+    )
 
 
 class DataLoader:
@@ -170,11 +174,25 @@ class DataLoader:
         num_workers, pin_memory, ...: accepted for PyTorch code; loading happens in this process.
     """
 
-    def __init__(self, dataset, batch_size: int | None = 1, shuffle: bool = False, sampler=None,
-                 batch_sampler=None, num_workers: int = 0, collate_fn=None, pin_memory: bool = False,
-                 drop_last: bool = False, timeout: float = 0, worker_init_fn=None, generator=None, **kwargs):
-        if batch_size is not None and (not isinstance(batch_size, int) or isinstance(batch_size, bool)
-                                       or batch_size <= 0):
+    def __init__(
+        self,
+        dataset,
+        batch_size: int | None = 1,
+        shuffle: bool = False,
+        sampler=None,
+        batch_sampler=None,
+        num_workers: int = 0,
+        collate_fn=None,
+        pin_memory: bool = False,
+        drop_last: bool = False,
+        timeout: float = 0,
+        worker_init_fn=None,
+        generator=None,
+        **kwargs,
+    ):
+        if batch_size is not None and (
+            not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size <= 0
+        ):
             raise ValueError(f"DataLoader: batch_size should be a positive integer, got {batch_size!r}")
         if not hasattr(dataset, "__getitem__") or not hasattr(dataset, "__len__"):
             raise TypeError(f"DataLoader: dataset must have __getitem__ and __len__, got {type(dataset).__name__}")
@@ -228,5 +246,13 @@ class DataLoader:
         return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
 
 
-__all__ = ["ConcatDataset", "DataLoader", "Dataset", "Generator", "Subset", "TensorDataset", "default_collate",
-           "random_split"]
+__all__ = [
+    "ConcatDataset",
+    "DataLoader",
+    "Dataset",
+    "Generator",
+    "Subset",
+    "TensorDataset",
+    "default_collate",
+    "random_split",
+]

@@ -7,7 +7,7 @@ from collections import OrderedDict
 import numpy as np
 
 
-def from_torch(module_or_state_dict) -> "OrderedDict[str, np.ndarray]":
+def from_torch(module_or_state_dict) -> OrderedDict[str, np.ndarray]:
     """A PyTorch module or state_dict as ``{key: numpy array}``, ready for ``model.load_state_dict``."""
     state = module_or_state_dict.state_dict() if hasattr(module_or_state_dict, "state_dict") else module_or_state_dict
     if not hasattr(state, "items"):
@@ -20,7 +20,7 @@ def from_torch(module_or_state_dict) -> "OrderedDict[str, np.ndarray]":
     return arrays
 
 
-def to_torch_state_dict(model) -> "OrderedDict":
+def to_torch_state_dict(model) -> OrderedDict:
     """A minicnn model's state_dict as CPU torch tensors, for ``torch_model.load_state_dict``."""
     import torch  # only this function needs PyTorch
 

@@ -138,3 +138,16 @@ def test_errors_name_the_op_and_shapes():
         a.clamp()
     with pytest.raises(TypeError, match="where: condition must be a bool"):
         minicnn.where(a, a, a)
+    with pytest.raises(ValueError, match=r"where: shapes \(2, 3\) and \(4,\)"):
+        minicnn.where(a > 0, a, b)
+    with pytest.raises(ValueError, match=r"pow: shapes \(2, 3\) and \(4,\)"):
+        a**b
+    with pytest.raises(TypeError, match="leaky_relu: expected a floating point"):
+        F.leaky_relu(minicnn.tensor([1]))
+    for name in ["exp", "log", "sqrt", "abs", "clamp", "neg", "sigmoid", "tanh", "relu"]:
+        function = getattr(minicnn.ops.elementwise, name, None) or getattr(minicnn.ops.activation, name)
+        with pytest.raises(TypeError, match=f"{name}: expected a Tensor"):
+            function([1.0, 2.0])
+    for name in ["softmax", "log_softmax"]:
+        with pytest.raises(TypeError, match=f"{name}: expected a Tensor"):
+            getattr(F, name)([1.0], dim=0)

@@ -113,3 +113,8 @@ def test_reduction_errors():
         minicnn.zeros(0).max()
     with pytest.raises(ValueError, match="unbiased or correction"):
         x.var(0, unbiased=True, correction=1)
+    for name in ["amax", "amin", "min", "max", "var", "mean"]:
+        with pytest.raises(IndexError, match=f"{name}: dimension out of range"):
+            getattr(minicnn, name)(x, 5)
+        with pytest.raises(TypeError, match=f"{name}: expected a Tensor"):
+            getattr(minicnn.ops.reduction, name)([1.0])

@@ -11,12 +11,44 @@ import warnings
 
 from ..ops import activation as _activation
 from ..ops import shape as _shape
-from ..ops.conv import *  # noqa: F403
-from ..ops.dropout import *  # noqa: F403
-from ..ops.loss import *  # noqa: F403
+from ..ops.conv import conv2d
+from ..ops.dropout import dropout, dropout2d
+from ..ops.loss import (
+    binary_cross_entropy,
+    binary_cross_entropy_with_logits,
+    cross_entropy,
+    l1_loss,
+    mse_loss,
+    nll_loss,
+)
 from ..ops.matmul import linear
-from ..ops.normalization import *  # noqa: F403
-from ..ops.pooling import *  # noqa: F403
+from ..ops.normalization import batch_norm
+from ..ops.pooling import adaptive_avg_pool2d, adaptive_max_pool2d, avg_pool2d, max_pool2d
+
+__all__ = [
+    "adaptive_avg_pool2d",
+    "adaptive_max_pool2d",
+    "avg_pool2d",
+    "batch_norm",
+    "binary_cross_entropy",
+    "binary_cross_entropy_with_logits",
+    "conv2d",
+    "cross_entropy",
+    "dropout",
+    "dropout2d",
+    "l1_loss",
+    "leaky_relu",
+    "linear",
+    "log_softmax",
+    "max_pool2d",
+    "mse_loss",
+    "nll_loss",
+    "pad",
+    "relu",
+    "sigmoid",
+    "softmax",
+    "tanh",
+]
 
 
 def relu(input, inplace: bool = False):

@@ -307,7 +307,7 @@ def pow(base, exponent):
 
 
 def neg(x):
-    return Neg.apply(x)
+    return Neg.apply(_tensor(x, "neg"))
 
 
 def exp(x):
@@ -323,10 +323,11 @@ def sqrt(x):
 
 
 def abs(x):
-    return Abs.apply(x)
+    return Abs.apply(_tensor(x, "abs"))
 
 
 def clamp(x, min=None, max=None):
+    _tensor(x, "clamp")
     if min is None and max is None:
         raise ValueError("clamp: at least one of min and max must be given")
     min = min.item() if isinstance(min, Tensor) else min
@@ -355,7 +356,7 @@ def cast(x, dtype):
 
 
 def clone(x):
-    return Clone.apply(x)
+    return Clone.apply(_tensor(x, "clone"))
 
 
 def compare(a: Tensor, b, ufunc_name: str):
@@ -366,7 +367,13 @@ def compare(a: Tensor, b, ufunc_name: str):
     return Tensor(getattr(xp, ufunc_name)(a.array, b_raw))
 
 
-def _float_tensor(x, op):
+def _tensor(x, op):
     if not isinstance(x, Tensor):
-        raise TypeError(f"{op}: expected a tensor, got {type(x).__name__}")
+        raise TypeError(f"{op}: expected a Tensor, got {type(x).__name__}")
+    return x
+
+
+def _float_tensor(x, op):
+    """exp, log and sqrt of an integer tensor give float32, as in PyTorch."""
+    _tensor(x, op)
     return x if x.dtype.kind == "f" else x.to("float32")

@@ -189,3 +189,39 @@ def test_three_sgd_steps_equal_pytorch_in_float32(name):
     their_state = twin.state_dict()
     for key, value in ours.state_dict().items():
         assert_relative(value, their_state[key], GRAD_TOL, f"{key} after 3 sgd steps")
+
+
+@pytest.mark.slow
+def test_torchvision_vgg16_bn_weights_load_and_give_the_same_logits():
+    torch = require_torch()
+    import torchvision
+
+    torch.manual_seed(0)
+    twin = torchvision.models.vgg16_bn(weights=None).eval()
+    ours = models.vgg16_bn().eval()
+    assert [(k, tuple(v.shape)) for k, v in ours.state_dict().items()] == [
+        (k, tuple(v.shape)) for k, v in twin.state_dict().items()
+    ]
+    ours.load_state_dict(twin.state_dict())  # torch tensors load directly
+    x = np.random.default_rng(0).standard_normal((2, 3, 32, 32)).astype(np.float32)
+    with minicnn.no_grad(), torch.no_grad():
+        assert_relative(ours(minicnn.tensor(x)), twin(torch.tensor(x)), FORWARD_TOL, "vgg16_bn eval logits")
+    assert str(ours) == str(twin)
+
+
+def test_module_paths_are_attributes_after_import_minicnn():
+    import minicnn as torch_like
+
+    for path in ["nn", "nn.functional", "nn.init", "optim", "optim.lr_scheduler", "utils.data", "autograd", "cuda"]:
+        value = torch_like
+        for part in path.split("."):
+            value = getattr(value, part)
+    assert (
+        torch_like.utils.data.DataLoader
+        and torch_like.optim.Adam
+        and torch_like.cuda.is_available()
+        in (
+            True,
+            False,
+        )
+    )

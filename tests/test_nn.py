@@ -372,3 +372,18 @@ def test_pytorch_style_training_loop_gives_the_same_loss_curve():
     their_losses, their_accuracy = run(torch, twin)
     np.testing.assert_allclose(our_losses, their_losses, rtol=1e-3)
     assert our_accuracy == their_accuracy
+
+
+def test_container_slicing_and_deletion_follow_pytorch():
+    torch = require_torch()
+    ours = nn.Sequential(nn.ReLU(), nn.Tanh(), nn.Sigmoid())
+    theirs = torch.nn.Sequential(torch.nn.ReLU(), torch.nn.Tanh(), torch.nn.Sigmoid())
+    assert str(ours[1:]) == str(theirs[1:])
+    del ours[0]
+    del theirs[0]
+    assert str(ours) == str(theirs)
+    ours.insert(0, nn.Identity())
+    theirs.insert(0, torch.nn.Identity())
+    assert str(ours) == str(theirs)
+    listed = nn.ModuleList([nn.ReLU(), nn.Tanh(), nn.Sigmoid()])
+    assert str(listed[1:]) == str(torch.nn.ModuleList([torch.nn.ReLU(), torch.nn.Tanh(), torch.nn.Sigmoid()])[1:])

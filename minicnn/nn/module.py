@@ -405,22 +405,13 @@ class Module:
         return sorted(set(super().__dir__()) | set(self._parameters) | set(self._buffers) | set(self._modules))
 
 
-class Sequential(Module):
-    """Modules applied one after another: ``Sequential(conv, relu, pool)`` or ``Sequential(OrderedDict(...))``."""
+class _NumberedModules(Module):
+    """What Sequential and ModuleList share: children named "0", "1", ... that index like a list."""
 
-    def __init__(self, *modules):
-        super().__init__()
-        if len(modules) == 1 and isinstance(modules[0], OrderedDict):
-            for name, module in modules[0].items():
-                self.add_module(name, module)
-        else:
-            for index, module in enumerate(modules):
-                self.add_module(str(index), module)
-
-    def forward(self, x):
-        for module in self._modules.values():
-            x = module(x)
-        return x
+    def _renumber(self, modules):
+        self._modules.clear()
+        for i, module in enumerate(modules):
+            self.add_module(str(i), module)
 
     def _index(self, index: int) -> int:
         size = len(self._modules)
@@ -429,23 +420,15 @@ class Sequential(Module):
         return index % size
 
     def __getitem__(self, index):
-        if isinstance(index, slice):
-            return type(self)(OrderedDict(list(self._modules.items())[index]))
         return list(self._modules.values())[self._index(index)]
 
     def __setitem__(self, index: int, module: Module):
-        key = list(self._modules.keys())[self._index(index)]
-        self.add_module(key, module)
+        self.add_module(list(self._modules)[self._index(index)], module)
 
     def __delitem__(self, index):
-        keys = list(self._modules.keys())
-        for key in keys[index] if isinstance(index, slice) else [keys[self._index(index)]]:
-            del self._modules[key]
-        # renumber so indices stay 0..n-1, as PyTorch does
-        items = list(self._modules.values())
-        self._modules.clear()
-        for i, module in enumerate(items):
-            self._modules[str(i)] = module
+        modules = list(self._modules.values())
+        del modules[index if isinstance(index, slice) else self._index(index)]
+        self._renumber(modules)  # indices stay 0..n-1, as in PyTorch
 
     def __len__(self):
         return len(self._modules)
@@ -463,57 +446,48 @@ class Sequential(Module):
         return self
 
     def insert(self, index: int, module: Module):
-        items = list(self._modules.values())
-        items.insert(index, module)
-        self._modules.clear()
-        for i, item in enumerate(items):
-            self.add_module(str(i), item)
+        modules = list(self._modules.values())
+        modules.insert(index, module)
+        self._renumber(modules)
         return self
 
 
-class ModuleList(Module):
+class Sequential(_NumberedModules):
+    """Modules applied one after another: ``Sequential(conv, relu, pool)`` or ``Sequential(OrderedDict(...))``."""
+
+    def __init__(self, *modules):
+        super().__init__()
+        if len(modules) == 1 and isinstance(modules[0], OrderedDict):
+            for name, module in modules[0].items():
+                self.add_module(name, module)
+        else:
+            self._renumber(modules)
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):  # a slice keeps the children's names, as in PyTorch
+            return Sequential(OrderedDict(list(self._modules.items())[index]))
+        return super().__getitem__(index)
+
+    def forward(self, x):
+        for module in self._modules.values():
+            x = module(x)
+        return x
+
+
+class ModuleList(_NumberedModules):
     """A list of modules whose parameters are registered (a plain list would hide them)."""
 
     def __init__(self, modules=None):
         super().__init__()
-        for module in modules or []:
-            self.append(module)
+        self._renumber(list(modules or []))
 
     def __getitem__(self, index):
-        if isinstance(index, slice):
+        if isinstance(index, slice):  # a slice is renumbered from 0, as in PyTorch
             return ModuleList(list(self._modules.values())[index])
-        size = len(self._modules)
-        if not -size <= index < size:
-            raise IndexError(f"index {index} is out of range for ModuleList of length {size}")
-        return self._modules[str(index % size)]
-
-    def __setitem__(self, index: int, module: Module):
-        self.add_module(str(index % len(self)), module)
-
-    def __len__(self):
-        return len(self._modules)
-
-    def __iter__(self):
-        return iter(self._modules.values())
+        return super().__getitem__(index)
 
     def __iadd__(self, modules):
         return self.extend(modules)
-
-    def append(self, module: Module):
-        self.add_module(str(len(self)), module)
-        return self
-
-    def extend(self, modules):
-        for module in modules:
-            self.append(module)
-        return self
-
-    def insert(self, index: int, module: Module):
-        items = list(self._modules.values())
-        items.insert(index, module)
-        self._modules.clear()
-        for i, item in enumerate(items):
-            self.add_module(str(i), item)
 
     def __repr__(self):
         # PyTorch prints runs of identical children once: "(0-2): 3 x Linear(...)"

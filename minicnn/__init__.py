@@ -38,7 +38,11 @@ from .ops.elementwise import abs, clamp, exp, log, sqrt, where  # noqa: A004
 from .ops.matmul import matmul
 from .ops.reduction import amax, amin, argmax, argmin, max, mean, min, sum, var  # noqa: A004
 from .ops.shape import cat, flatten, permute, reshape, squeeze, stack, transpose, unsqueeze
-from . import models, nn, optim, utils  # noqa: E402  (these build on everything above)
+from . import models, nn, optim, utils, vision, viz  # noqa: E402  (these build on everything above)
+from .profiler import profile  # noqa: E402
+from .serialization import load, save  # noqa: E402
+from .summary import summary  # noqa: E402
+from .train import History, evaluate, fit  # noqa: E402
 
 __version__ = "0.1.0"
 

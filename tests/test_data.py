@@ -106,3 +106,18 @@ def test_dataloader_errors():
         TensorDataset(minicnn.zeros(3, 2), minicnn.zeros(4))
     with pytest.raises(ValueError, match="mutually exclusive"):
         DataLoader(make_dataset(), sampler=[0, 1], shuffle=True)
+
+
+def test_torch_generator_gives_a_new_order_each_epoch():
+    torch = require_torch()
+    loader = DataLoader(make_dataset(12), batch_size=12, shuffle=True, generator=torch.Generator().manual_seed(0))
+    first, second = (next(iter(loader))[1].tolist() for _ in range(2))
+    assert sorted(first) == list(range(12)) and first != second
+
+
+def test_generator_state_round_trip():
+    generator = minicnn.Generator().manual_seed(3)
+    state = generator.get_state()
+    first = generator.permutation(10).tolist()
+    generator.set_state(state)
+    assert generator.permutation(10).tolist() == first

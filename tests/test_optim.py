@@ -156,3 +156,10 @@ def test_scheduler_errors():
         minicnn.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=2.0)
     with pytest.raises(TypeError, match="not an Optimizer"):
         minicnn.optim.lr_scheduler.StepLR(object(), step_size=1)
+
+
+def test_one_cycle_state_dict_is_plain_data():
+    optimizer = minicnn.optim.SGD([minicnn.tensor([1.0], requires_grad=True)], lr=0.1, momentum=0.9)
+    scheduler = minicnn.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=1.0, total_steps=10)
+    state = scheduler.state_dict()
+    assert not any(callable(value) for value in state.values())

@@ -129,7 +129,7 @@ class OneCycleLR(LRScheduler):
         if anneal_strategy not in ("cos", "linear"):
             raise ValueError(f"OneCycleLR: anneal_strategy must be 'cos' or 'linear', got {anneal_strategy!r}")
         self.total_steps = total_steps
-        self.anneal = self._cos if anneal_strategy == "cos" else self._linear
+        self.anneal_strategy = anneal_strategy  # a name, not a function: state_dict stays plain data
         max_lrs = max_lr if isinstance(max_lr, (list, tuple)) else [max_lr] * len(optimizer.param_groups)
         end = float(pct_start * total_steps) - 1
         if three_phase:
@@ -164,12 +164,9 @@ class OneCycleLR(LRScheduler):
         else:
             group["momentum"] = value
 
-    @staticmethod
-    def _cos(start, end, fraction):
-        return end + (start - end) / 2.0 * (math.cos(math.pi * fraction) + 1)
-
-    @staticmethod
-    def _linear(start, end, fraction):
+    def anneal(self, start, end, fraction):
+        if self.anneal_strategy == "cos":
+            return end + (start - end) / 2.0 * (math.cos(math.pi * fraction) + 1)
         return (end - start) * fraction + start
 
     def get_lr(self):

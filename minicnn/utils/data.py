@@ -25,6 +25,18 @@ class Generator:
         self._rng = np.random.default_rng(int(seed))
         return self
 
+    @property
+    def numpy_generator(self) -> np.random.Generator:
+        """The NumPy generator behind it."""
+        return self._rng
+
+    def get_state(self) -> dict:
+        """The generator's state (a JSON-able dict), to continue the same stream later."""
+        return self._rng.bit_generator.state
+
+    def set_state(self, state: dict) -> None:
+        self._rng.bit_generator.state = state
+
     def permutation(self, n: int) -> np.ndarray:
         return self._rng.permutation(n)
 
@@ -37,8 +49,10 @@ def _permutation(n: int, generator) -> np.ndarray:
         return generator.permutation(n)
     if isinstance(generator, Generator):
         return generator.permutation(n)
-    if hasattr(generator, "initial_seed"):  # a torch.Generator: draw our order from its seed
-        return np.random.default_rng(generator.initial_seed()).permutation(n)
+    if hasattr(generator, "initial_seed"):  # a torch.Generator (so torch is installed): draw from it
+        import torch
+
+        return torch.randperm(n, generator=generator).numpy()
     raise TypeError(f"generator must be a minicnn.Generator or numpy Generator, got {type(generator).__name__}")
 
 

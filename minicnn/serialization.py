@@ -1,0 +1,383 @@
+"""``save`` and ``load``: checkpoints in the safetensors format, written atomically, never pickled.
+
+PyTorch's ``torch.save`` pickles, and unpickling a file runs whatever code its author put in it; the
+allow-lists meant to stop that (``weights_only=True``, Keras' ``safe_mode``) have been bypassed several
+times. minicnn therefore stores checkpoints as safetensors: an 8-byte header length, a JSON header
+giving each array's dtype, shape and byte range, then the raw little-endian array bytes. Loading
+one only ever parses JSON and copies bytes.
+
+How a nested object becomes a safetensors file::
+
+    {'model': {'conv.weight': T1, 'conv.bias': T2},        arrays       'model/conv.weight' -> T1
+     'optimizer': {'state': {0: {'step': 3,                --------->   'model/conv.bias'   -> T2
+                                 'exp_avg': T3}},                       'optimizer/state/0/exp_avg' -> T3
+                   'param_groups': [{'lr': 0.01,
+                                     'betas': (0.9, 0.999)}]},   header  __metadata__['minicnn.structure']:
+     'epoch': 3}                                                        the same tree as JSON, each array
+                                                                        replaced by {"tensor": "<its name>"}
+
+Every array is stored under its path; everything else (the shape of the tree, numbers, strings, bools,
+None, int versus str keys, tuples versus lists) is described by the JSON in ``__metadata__``, which
+names each array explicitly, so keys containing '.' or '/' can never be confused. A flat dict of
+arrays (a ``state_dict``) keeps its keys unchanged, so PyTorch's ``safetensors.torch.load_file``
+reads it, and files written by ``safetensors.torch.save_file`` load here as flat dicts.
+
+A CRC-32 over the structure and every array's name, dtype, shape and bytes is stored alongside, so a
+damaged file (a flipped bit in the header or in the data) is refused instead of loaded wrong.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+import zlib
+from collections import OrderedDict
+
+import numpy as np
+
+from . import backend
+from .autograd import Tensor
+
+__all__ = ["CheckpointError", "load", "save"]
+
+# Keys minicnn writes into the safetensors ``__metadata__`` (a str -> str mapping).
+_FORMAT_KEY = "minicnn.format"  # version of the layout below
+_STRUCTURE_KEY = "minicnn.structure"  # the JSON tree
+_CHECKSUM_KEY = "minicnn.crc32"  # CRC-32 of structure + arrays, 8 hex digits
+_FORMAT_VERSION = "1"
+
+# safetensors dtype names -> NumPy dtypes (what ``safetensors.deserialize`` reports)
+_DTYPES = {
+    "F64": np.float64,
+    "F32": np.float32,
+    "F16": np.float16,
+    "I64": np.int64,
+    "I32": np.int32,
+    "I16": np.int16,
+    "I8": np.int8,
+    "U64": np.uint64,
+    "U32": np.uint32,
+    "U16": np.uint16,
+    "U8": np.uint8,
+    "BOOL": np.bool_,
+    "C64": np.complex64,
+}
+
+# First bytes of files that are not safetensors, and what to tell the user about them.
+_PICKLE_ADVICE = (
+    "minicnn never unpickles, because loading a pickle runs code chosen by whoever wrote the file. "
+    "If you trust the file, convert it in PyTorch: "
+    "safetensors.torch.save_file(torch.load(path, weights_only=True), 'weights.safetensors')"
+)
+_FOREIGN_FORMATS = [
+    (b"PK\x03\x04", "a zip archive, as torch.save writes (it holds a pickle). " + _PICKLE_ADVICE),
+    (b"\x93NUMPY", "a NumPy .npy file; read it with numpy.load(path, allow_pickle=False)"),
+    (b"\x89HDF", "an HDF5 file (Keras .h5), not a safetensors checkpoint"),
+]
+
+
+class CheckpointError(ValueError):
+    """A file that is not a valid minicnn/safetensors checkpoint (corrupt, truncated, pickled, ...)."""
+
+
+# ---------------------------------------------------------------- save
+
+
+def save(obj, path) -> None:
+    """Save tensors, arrays and plain Python values to ``path`` in the safetensors format, atomically.
+
+    Args:
+        obj: a tensor or array, a number, string, bool or None, or dicts / lists / tuples nesting these,
+            e.g. ``{'model': model.state_dict(), 'optimizer': optimizer.state_dict(), 'epoch': 3}``.
+            Dict keys may be str, int, float, bool or None and keep their type (an optimizer's
+            ``state`` keys stay ints); tuples stay tuples. minicnn tensors, NumPy arrays, CuPy arrays
+            (copied to the CPU) and PyTorch tensors are stored as arrays; NumPy scalars
+            (``np.float32(1.5)``) are stored as Python numbers.
+        path: a file name (str or ``os.PathLike``), or a binary file object opened for writing.
+
+    The file is written to a temporary file in the same folder, flushed to disk, then renamed onto
+    ``path``: a crash at any moment leaves either the old file or the new one, never a torn one. A
+    save killed from outside (SIGKILL, power loss) may leave a ``.<name>.*.tmp`` file next to the
+    target; ``load`` never reads it, and it can be deleted. A file object is written directly, with
+    no such guarantee.
+
+    Raises:
+        TypeError: for a value that cannot be stored (a function, a set, an object array, ...),
+            naming where in ``obj`` it is.
+        ValueError: for a container that contains itself.
+    """
+    arrays: dict[str, np.ndarray] = {}
+    structure = _encode(obj, [], arrays, active=set())
+    structure_json = json.dumps(structure, separators=(",", ":"), allow_nan=False)
+    metadata = {
+        _FORMAT_KEY: _FORMAT_VERSION,
+        _STRUCTURE_KEY: structure_json,
+        _CHECKSUM_KEY: f"{_checksum(structure_json, arrays):08x}",
+    }
+    payload = _safetensors().numpy.save(arrays, metadata=metadata)
+    if hasattr(path, "write"):
+        path.write(payload)
+        return
+    _atomic_write(os.fspath(path), payload)
+
+
+def _safetensors():
+    """The safetensors package, imported when first needed (``import minicnn`` stays fast)."""
+    try:
+        import safetensors
+        import safetensors.numpy
+    except ImportError as error:  # pragma: no cover - safetensors is a dependency of minicnn
+        raise ImportError(
+            "minicnn.save and minicnn.load need the safetensors package: pip install safetensors"
+        ) from error
+    return safetensors
+
+
+def _encode(value, keys: list, arrays: dict, active: set):
+    """``value`` as a JSON-able node; arrays go into ``arrays`` under a name made from ``keys`` (the path)."""
+    where = "/".join(str(key) for key in keys) or "the top level"
+    array = _as_cpu_array(value)
+    if array is not None:
+        name = _unique_name("/".join(str(key) for key in keys) or "tensor", arrays)
+        arrays[name] = _storable(array, where)
+        return {"tensor": name}
+    if isinstance(value, np.generic):  # np.float32(1.5) and friends: store the Python number
+        value = value.item()
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, float):
+        # JSON has no inf or nan; tag them so the metadata stays strict JSON
+        return value if math.isfinite(value) else {"float": repr(value)}
+    if isinstance(value, (dict, list, tuple)):
+        if id(value) in active:
+            raise ValueError(f"minicnn.save: the object at {where} contains itself")
+        active.add(id(value))
+        if isinstance(value, dict):
+            items = []
+            for key, item in value.items():
+                if isinstance(key, np.generic):
+                    key = key.item()
+                if not (key is None or isinstance(key, (bool, int, float, str))):
+                    raise TypeError(
+                        f"minicnn.save: dict keys must be str, int, float, bool or None; "
+                        f"got a {type(key).__name__} key at {where}"
+                    )
+                items.append([_encode(key, [], {}, set()), _encode(item, [*keys, key], arrays, active)])
+            node = {"odict" if isinstance(value, OrderedDict) else "dict": items}
+        else:
+            encoded = [_encode(item, [*keys, i], arrays, active) for i, item in enumerate(value)]
+            node = {"tuple" if isinstance(value, tuple) else "list": encoded}
+        active.discard(id(value))
+        return node
+    raise TypeError(
+        f"minicnn.save: cannot store a {type(value).__name__} (at {where}); checkpoints hold tensors, arrays, "
+        "numbers, strings, bools, None, and dicts, lists and tuples of them"
+    )
+
+
+def _as_cpu_array(value):
+    """A NumPy array for a tensor or array-like value (None for anything else)."""
+    if isinstance(value, Tensor):
+        return backend.to_device(value.array, backend.device("cpu"))
+    if isinstance(value, np.ndarray):
+        return value
+    if backend.cupy is not None and isinstance(value, backend.cupy.ndarray):
+        return backend.cupy.asnumpy(value)
+    if hasattr(value, "detach") and hasattr(value, "numpy"):  # a PyTorch tensor, without importing torch
+        return value.detach().cpu().numpy()
+    return None
+
+
+def _storable(array: np.ndarray, where: str) -> np.ndarray:
+    """``array`` as safetensors needs it: a supported dtype, little-endian, C-contiguous."""
+    if array.dtype.newbyteorder("=").type not in set(_DTYPES.values()):
+        raise TypeError(f"minicnn.save: arrays of dtype {array.dtype} cannot be stored (at {where})")
+    if array.dtype.byteorder == ">":
+        array = array.astype(array.dtype.newbyteorder("<"))
+    # safetensors 0.8 writes a non-contiguous array scrambled (safetensors#825); 0-d arrays are always
+    # contiguous (np.ascontiguousarray would turn them into shape (1,))
+    return array if array.flags.c_contiguous else np.ascontiguousarray(array)
+
+
+def _unique_name(name: str, taken: dict) -> str:
+    """``name``, or ``name#1``, ``name#2``... when taken ('__metadata__' is reserved by safetensors)."""
+    if name not in taken and name != "__metadata__":
+        return name
+    suffix = 1
+    while f"{name}#{suffix}" in taken:
+        suffix += 1
+    return f"{name}#{suffix}"
+
+
+def _checksum(structure_json: str, arrays: dict) -> int:
+    """CRC-32 over the structure and each array's name, dtype, shape and bytes (in name order)."""
+    crc = zlib.crc32(structure_json.encode())
+    for name in sorted(arrays):
+        array = arrays[name]
+        crc = zlib.crc32(f"{name}|{array.dtype.name}|{array.shape}".encode(), crc)
+        crc = zlib.crc32(array.reshape(-1).view(np.uint8), crc)  # the raw bytes, no copy
+    return crc
+
+
+def _atomic_write(path: str, payload: bytes) -> None:
+    """Write ``payload`` to ``path`` so that readers see the old file or the new one, never a torn one."""
+    folder = os.path.dirname(os.path.abspath(path))
+    # mkstemp creates the file with mode 0600; give the result the mode a plain open() would have
+    mode = os.stat(path).st_mode & 0o777 if os.path.exists(path) else 0o666 & ~_current_umask()
+    fd, temp_path = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as file:
+            file.write(payload)
+            file.flush()
+            os.fsync(file.fileno())  # the bytes are on disk before the rename makes them visible
+        os.chmod(temp_path, mode)
+        os.replace(temp_path, path)  # atomic on POSIX and Windows
+    except BaseException:  # also KeyboardInterrupt: never leave a half-written temporary file behind
+        try:
+            os.unlink(temp_path)
+        except FileNotFoundError:
+            pass
+        raise
+    _fsync_folder(folder)  # make the rename itself durable
+
+
+def _current_umask() -> int:
+    umask = os.umask(0)
+    os.umask(umask)
+    return umask
+
+
+def _fsync_folder(folder: str) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:  # Windows cannot open folders; its rename is durable once it returns
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass  # some file systems do not support fsync on folders
+    finally:
+        os.close(fd)
+
+
+# ---------------------------------------------------------------- load
+
+
+def load(path, map_location=None, weights_only=None):
+    """Load what ``save`` wrote (or any safetensors file) from ``path``.
+
+    Arrays come back as minicnn tensors on the CPU (move them with ``.to(device)``, or let
+    ``model.load_state_dict`` copy them to the model's device); everything else comes back as it was
+    saved: dicts (OrderedDicts stay OrderedDicts), lists, tuples, ints, floats, strings, bools, None.
+    A safetensors file written by another program (``safetensors.torch.save_file``) loads as a flat
+    dict ``{name: tensor}``, ready for ``model.load_state_dict``. bfloat16 arrays become float32.
+
+    Args:
+        path: a file name (str or ``os.PathLike``), or a binary file object opened for reading.
+        map_location, weights_only: accepted for code written for ``torch.load`` and ignored:
+            loading is always CPU-side and always safe.
+
+    Raises:
+        FileNotFoundError: if ``path`` does not exist.
+        CheckpointError: (a ValueError) if the file is not a valid checkpoint: empty, truncated,
+            damaged, a pickle or ``torch.save`` zip (refused, never unpickled), or another format.
+    """
+    if hasattr(path, "read"):
+        name, data = getattr(path, "name", "<file object>"), path.read()
+    else:
+        name = os.fspath(path)
+        if not os.path.exists(name):
+            raise FileNotFoundError(2, f"minicnn.load: no such checkpoint file: '{name}'", name)
+        with open(name, "rb") as file:
+            data = file.read()
+    return _decode_file(data, name)
+
+
+def _error(name: str, problem: str) -> CheckpointError:
+    return CheckpointError(f"minicnn.load: '{name}' is not a valid checkpoint: {problem}")
+
+
+def _decode_file(data: bytes, name: str):
+    _refuse_foreign_formats(data, name)
+    try:
+        tensors = _safetensors().deserialize(data)  # validates header length, JSON, offsets and file size
+    except Exception as error:  # SafetensorError and its friends
+        raise _error(name, f"damaged or truncated safetensors data ({error})") from error
+    header_size = int.from_bytes(data[:8], "little")
+    try:
+        metadata = json.loads(data[8 : 8 + header_size]).get("__metadata__") or {}
+    except (ValueError, RecursionError, AttributeError) as error:
+        raise _error(name, f"unreadable header ({error})") from error
+    arrays = {}
+    for tensor_name, info in tensors:
+        arrays[tensor_name] = _to_array(info, tensor_name, name)
+    ours = [key for key in (_FORMAT_KEY, _STRUCTURE_KEY, _CHECKSUM_KEY) if key in metadata]
+    if not ours:  # written by another program (PyTorch, NumPy): a flat dict of tensors
+        return {tensor_name: Tensor(array) for tensor_name, array in arrays.items()}
+    if len(ours) < 3:  # minicnn always writes all three: one missing means a damaged header
+        raise _error(name, "its minicnn metadata is incomplete (damaged header)")
+    if metadata[_FORMAT_KEY] != _FORMAT_VERSION:
+        raise _error(name, f"unknown minicnn format version {metadata[_FORMAT_KEY]!r} (written by a newer minicnn?)")
+    structure_json = metadata[_STRUCTURE_KEY]
+    if f"{_checksum(structure_json, arrays):08x}" != metadata[_CHECKSUM_KEY]:
+        raise _error(name, "checksum mismatch: the file was damaged after it was written")
+    try:
+        structure = json.loads(structure_json)
+        return _decode(structure, arrays)
+    except (ValueError, TypeError, KeyError, IndexError, RecursionError) as error:
+        raise _error(name, f"malformed structure metadata ({type(error).__name__}: {error})") from error
+
+
+def _refuse_foreign_formats(data: bytes, name: str) -> None:
+    """Refuse what is plainly not safetensors (empty, a pickle, ...) by its first bytes, before parsing it."""
+    if not data:
+        raise _error(name, "the file is empty")
+    header_size = int.from_bytes(data[:8], "little")
+    if len(data) >= 8 and header_size <= len(data) - 8 and data[8:9] == b"{":
+        return  # shaped like safetensors (whose 8-byte length may itself start with 0x80): parse it
+    if data[:1] == b"\x80" and data[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05"):  # pickle protocol 2-5
+        raise _error(name, "it is a pickle (as written by pickle.dump or an old torch.save). " + _PICKLE_ADVICE)
+    for magic, description in _FOREIGN_FORMATS:
+        if data.startswith(magic):
+            raise _error(name, f"it is {description}")
+    if len(data) < 8:
+        raise _error(name, f"the file is only {len(data)} bytes long (truncated?)")
+    if header_size > len(data) - 8:
+        raise _error(name, f"its header claims {header_size} bytes but the file has only {len(data) - 8} after it")
+    raise _error(name, "its header is not JSON (not a safetensors file)")
+
+
+def _to_array(info: dict, tensor_name: str, name: str) -> np.ndarray:
+    """One deserialized tensor (``{'dtype', 'shape', 'data'}``) as a writable NumPy array."""
+    dtype_name, shape, raw = info["dtype"], info["shape"], info["data"]
+    if dtype_name == "BF16":  # bfloat16 is the top half of a float32: widen exactly
+        halves = np.frombuffer(raw, dtype="<u2").astype(np.uint32)
+        return (halves << 16).view(np.float32).reshape(shape)
+    if dtype_name not in _DTYPES:
+        raise _error(name, f"tensor '{tensor_name}' has dtype {dtype_name}, which NumPy cannot hold")
+    array = np.frombuffer(raw, dtype=np.dtype(_DTYPES[dtype_name]).newbyteorder("<")).reshape(shape)
+    # older safetensors hand back read-only bytes; our tensors must be writable (optimizer steps in place)
+    return array if array.flags.writeable else array.copy()
+
+
+def _decode(node, arrays: dict):
+    """Rebuild the saved object from its JSON node (the inverse of ``_encode``)."""
+    if node is None or isinstance(node, (bool, int, float, str)):
+        return node
+    if not isinstance(node, dict) or len(node) != 1:
+        raise ValueError(f"unexpected node {str(node)[:80]}")
+    ((tag, content),) = node.items()
+    if tag == "tensor":
+        return Tensor(arrays[content])
+    if tag == "float":
+        return float(content)  # 'inf', '-inf' or 'nan'
+    if tag in ("dict", "odict"):
+        pairs = ((_decode(key, arrays), _decode(value, arrays)) for key, value in content)
+        return OrderedDict(pairs) if tag == "odict" else dict(pairs)
+    if tag == "list":
+        return [_decode(item, arrays) for item in content]
+    if tag == "tuple":
+        return tuple(_decode(item, arrays) for item in content)
+    raise ValueError(f"unknown node type {tag!r}")

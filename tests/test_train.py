@@ -1,0 +1,478 @@
+"""minicnn.train: fit / evaluate / History on a tiny separable problem; checkpoints, exact resume,
+non-finite losses, progress output, max_steps, schedulers and plots."""
+
+import io
+import math
+import os
+import struct
+import sys
+
+import numpy as np
+import pytest
+
+import minicnn
+from minicnn import nn
+from minicnn.nn import functional as F
+from minicnn.optim import lr_scheduler
+from minicnn.serialization import load, save
+from minicnn.train import Evaluation, History, evaluate, fit
+from minicnn.utils.data import DataLoader, TensorDataset
+from tests.helpers import DEVICES, require_torch
+
+
+def blobs(n=96, seed=0):
+    """Two well-separated classes in 2-D: the label is which side of the line x0 + x1 = 0 a point is on."""
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, 2, n)
+    points = rng.standard_normal((n, 2)) * 0.5 + (labels[:, None] * 2 - 1) * 1.5
+    return points.astype(np.float32), labels.astype(np.int64)
+
+
+def make_model(seed=0, dropout=0.2):
+    minicnn.manual_seed(seed)
+    return nn.Sequential(nn.Linear(2, 16), nn.BatchNorm1d(16), nn.ReLU(), nn.Dropout(dropout), nn.Linear(16, 2))
+
+
+def loaders(batch_size=16, shuffle=True, generator=None):
+    train = DataLoader(TensorDataset(*blobs()), batch_size=batch_size, shuffle=shuffle, generator=generator)
+    val = DataLoader(TensorDataset(*blobs(40, seed=1)), batch_size=32)
+    return train, val
+
+
+def weights(model):
+    return {key: value.numpy().copy() for key, value in model.state_dict().items()}
+
+
+def quiet_fit(model, train, **kwargs):
+    kwargs.setdefault("optimizer", minicnn.optim.Adam(model.parameters(), lr=0.05))
+    kwargs.setdefault("epochs", 3)
+    return fit(model, train, progress=False, verbose=False, **kwargs)
+
+
+# ---------------------------------------------------------------- history and metrics
+
+
+def test_history_keys_and_lengths_with_and_without_validation():
+    train, val = loaders()
+    history = quiet_fit(make_model(), train, val_loader=val, epochs=3)
+    assert isinstance(history, History) and len(history) == 3 and history.epoch == [0, 1, 2]
+    assert list(history.history) == ["loss", "accuracy", "val_loss", "val_accuracy", "lr", "time"]
+    assert all(len(values) == 3 for values in history.history.values())
+    assert all(isinstance(v, float) and v > 0 for v in history["time"]) and history["lr"] == [0.05] * 3
+    without = quiet_fit(make_model(), train, epochs=2)
+    assert list(without.history) == ["loss", "accuracy", "lr", "time"]  # validation keys only with a val_loader
+    assert "History(epochs=2" in repr(without)
+
+
+def test_loss_decreases_and_the_problem_is_learned():
+    train, val = loaders()
+    history = quiet_fit(make_model(), train, val_loader=val, epochs=5)
+    assert history["loss"][-1] < history["loss"][0] * 0.5
+    assert history["val_loss"][-1] < history["val_loss"][0]
+    assert history["accuracy"][-1] >= 0.95 and history["val_accuracy"][-1] >= 0.95
+
+
+def test_evaluate_matches_a_hand_computed_loss_and_accuracy():
+    model = make_model()
+    quiet_fit(model, loaders()[0], epochs=1)
+    points, labels = blobs(50, seed=3)
+    loader = DataLoader(TensorDataset(points, labels), batch_size=16)  # uneven last batch: 16, 16, 16, 2
+    result = evaluate(model, loader)
+    assert isinstance(result, Evaluation)
+    model.eval()
+    logits = model(minicnn.tensor(points)).detach().numpy().astype(np.float64)
+    log_probs = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
+    expected_loss = -log_probs[np.arange(50), labels].mean()
+    expected_accuracy = (logits.argmax(axis=1) == labels).mean()
+    loss, accuracy = result
+    assert math.isclose(loss, expected_loss, rel_tol=1e-5) and accuracy == expected_accuracy == result.accuracy
+
+
+def test_training_accuracy_is_counted_per_sample():
+    class Constant(nn.Module):  # always predicts class 1, and learns nothing useful
+        def __init__(self):
+            super().__init__()
+            self.bias = nn.Parameter(minicnn.tensor([0.0, 5.0]))
+
+        def forward(self, x):
+            return x[:, :1] * 0 + self.bias
+
+    points, labels = blobs(30)
+    loader = DataLoader(TensorDataset(points, labels), batch_size=7)
+    history = quiet_fit(Constant(), loader, optimizer=minicnn.optim.SGD(Constant().parameters(), lr=0.0), epochs=1)
+    assert history["accuracy"] == [labels.mean()]
+
+
+def test_evaluate_uses_eval_mode_no_grad_and_restores_the_mode():
+    model = make_model(dropout=0.9)
+    _, val = loaders()
+    first, second = evaluate(model, val), evaluate(model, val)
+    assert first == second  # dropout is off, BatchNorm uses running statistics
+    assert model.training and all(p.grad is None for p in model.parameters())
+    model.eval()
+    evaluate(model, val)
+    assert not model.training
+
+
+def test_accuracy_with_one_hot_targets_and_nan_for_regression():
+    points, labels = blobs(20)
+    model = make_model()
+    one_hot = np.eye(2, dtype=np.float32)[labels]
+    result = evaluate(model, [(points, one_hot)], loss_fn=F.cross_entropy)
+    assert result.accuracy == evaluate(model, [(points, labels)]).accuracy
+    regression = evaluate(model, [(points, one_hot)], loss_fn=F.mse_loss)
+    assert math.isclose(regression.accuracy, result.accuracy)  # one-hot rows still define a class
+    scalar = nn.Sequential(nn.Linear(2, 1), nn.Flatten(0))
+    assert math.isnan(evaluate(scalar, [(points, points[:, 0])], loss_fn=F.mse_loss).accuracy)
+
+
+def test_batches_may_be_numpy_arrays_lists_or_torch_tensors():
+    torch = require_torch()
+    points, labels = blobs(32)
+    batches = [(points[:16], labels[:16]), (torch.from_numpy(points[16:]), torch.from_numpy(labels[16:]))]
+    history = quiet_fit(make_model(), batches, epochs=2)
+    assert len(history) == 2
+    assert evaluate(make_model(), [[points.tolist(), labels.tolist()]]).loss > 0
+
+
+@pytest.mark.parametrize(
+    "batches, match",
+    [
+        ([(np.ones((2, 2), np.float32),)], r"expected each batch to be \(inputs, targets\), got a tuple of 1 items"),
+        ([{"x": 1}], r"expected each batch to be \(inputs, targets\), got a dict"),
+        ([], "yielded no batches"),
+    ],
+)
+def test_bad_loaders_are_reported(batches, match):
+    with pytest.raises(ValueError, match="fit: .*" + match):
+        quiet_fit(make_model(), batches, epochs=1)
+    with pytest.raises(ValueError, match="evaluate: .*" + match):
+        evaluate(make_model(), batches)
+
+
+def test_bad_arguments_are_reported():
+    train, _ = loaders()
+    for name, value in [("epochs", 0), ("epochs", 1.5), ("max_steps", -1), ("log_interval", True)]:
+        with pytest.raises(ValueError, match=f"fit: {name} must be a positive int"):
+            quiet_fit(make_model(), train, **{"epochs": 1, name: value})
+    with pytest.raises(ValueError, match="resume=True resumes from `checkpoint`"):
+        quiet_fit(make_model(), train, resume=True)
+    with pytest.raises(ValueError, match="loss_fn must return a one-element tensor"):
+        quiet_fit(make_model(), train, loss_fn=lambda out, y: F.cross_entropy(out, y, reduction="none"))
+
+
+# ---------------------------------------------------------------- non-finite losses
+
+
+class PoisonedLoader:
+    """Yields the normal batches, except a batch of NaN inputs at (epoch, step), both 1-based."""
+
+    def __init__(self, loader, epoch, step):
+        self.loader, self.bad_epoch, self.bad_step, self.epoch = loader, epoch, step, 0
+
+    def __len__(self):
+        return len(self.loader)
+
+    def __iter__(self):
+        self.epoch += 1
+        for step, (inputs, targets) in enumerate(self.loader, start=1):
+            if (self.epoch, step) == (self.bad_epoch, self.bad_step):
+                inputs = minicnn.full(inputs.shape, math.nan)
+            yield inputs, targets
+
+
+def test_nan_loss_stops_before_the_step_and_keeps_the_last_checkpoint(tmp_path):
+    path = tmp_path / "run.safetensors"
+    model = make_model()
+    train, _ = loaders(shuffle=False)
+    with pytest.raises(
+        FloatingPointError, match=r"loss is nan at epoch 3, step 1 \(optimizer step 13 overall\)"
+    ) as info:
+        quiet_fit(model, PoisonedLoader(train, epoch=3, step=1), epochs=5, checkpoint=path)
+    assert "still holds epoch 2" in str(info.value)
+    saved = load(path)
+    assert saved["epoch"] == 2 and len(saved["history"]["loss"]) == 2
+    for key, value in weights(model).items():  # the weights are exactly those saved after epoch 2
+        np.testing.assert_array_equal(value, saved["model"][key].numpy())
+        assert np.isfinite(value).all()
+
+
+def test_inf_loss_mid_epoch_leaves_the_weights_of_the_last_good_step():
+    model = make_model()
+    train, _ = loaders(shuffle=False)
+    seen = []  # the parameters and buffers each step starts from
+    model.register_forward_pre_hook(lambda module, args: seen.append(weights(model)))
+
+    def loss_fn(outputs, targets):
+        loss = F.cross_entropy(outputs, targets)
+        return loss * math.inf if len(seen) == 8 else loss
+
+    with pytest.raises(FloatingPointError, match=r"loss is inf at epoch 2, step 2 \(optimizer step 8 overall\)"):
+        quiet_fit(model, train, loss_fn=loss_fn, epochs=3)
+    for key, value in weights(model).items():
+        np.testing.assert_array_equal(value, seen[-1][key])
+
+
+# ---------------------------------------------------------------- checkpoints and resume
+
+
+def run(epochs, generator_seed=None, scheduler=True, **kwargs):
+    model = make_model(seed=0)
+    generator = minicnn.Generator().manual_seed(generator_seed) if generator_seed is not None else None
+    train, val = loaders(generator=generator)
+    optimizer = minicnn.optim.Adam(model.parameters(), lr=0.05)
+    sched = lr_scheduler.StepLR(optimizer, step_size=1, gamma=0.7) if scheduler else None
+    minicnn.manual_seed(123)  # the shuffling and dropout stream
+    history = fit(
+        model, train, optimizer=optimizer, epochs=epochs, val_loader=val, scheduler=sched, progress=False, **kwargs
+    )
+    return model, optimizer, history
+
+
+@pytest.mark.parametrize("generator_seed", [None, 7], ids=["global-rng", "loader-generator"])
+def test_resumed_run_equals_an_uninterrupted_one_exactly(tmp_path, generator_seed):
+    straight_model, straight_optimizer, straight = run(4, generator_seed, verbose=False)
+    path = tmp_path / "run.safetensors"
+    run(2, generator_seed, checkpoint=path, verbose=False)
+    minicnn.manual_seed(999)  # whatever happened to the random stream in between is undone by resume
+    model, optimizer, history = run(4, generator_seed, checkpoint=path, resume=path, verbose=False)
+    for key, value in weights(straight_model).items():
+        np.testing.assert_array_equal(weights(model)[key], value, err_msg=key)
+    for a, b in zip(straight_optimizer.state.values(), optimizer.state.values()):
+        np.testing.assert_array_equal(a["exp_avg_sq"], b["exp_avg_sq"])
+    for key in ("loss", "accuracy", "val_loss", "val_accuracy", "lr"):
+        assert history[key] == straight[key], key
+    assert load(path)["epoch"] == 4
+
+
+def test_resume_true_starts_fresh_without_a_checkpoint_and_resumes_with_one(tmp_path, capsys):
+    path = tmp_path / "run.safetensors"
+    run(2, checkpoint=path, resume=True)
+    assert load(path)["epoch"] == 2
+    capsys.readouterr()
+    _, _, history = run(3, checkpoint=path, resume=True)
+    assert len(history) == 3 and capsys.readouterr().out.count("\n") == 1  # only epoch 3 ran
+    _, _, history = run(3, checkpoint=path, resume=True)  # already done: nothing to train
+    assert len(history) == 3 and capsys.readouterr().out == ""
+
+
+def test_checkpoint_contents(tmp_path):
+    path = tmp_path / "run.safetensors"
+    model, optimizer, history = run(2, checkpoint=path, verbose=False)
+    saved = load(path)
+    assert saved["kind"] == "minicnn.fit" and saved["epoch"] == 2 and saved["global_step"] == 12
+    assert saved["history"] == history.history
+    assert saved["optimizer"]["param_groups"][0]["betas"] == (0.9, 0.999)
+    assert saved["scheduler"]["last_epoch"] == 2 and saved["scheduler"]["base_lrs"] == [0.05]
+    assert saved["random_state"]["minicnn"]["bit_generator"] == "PCG64"
+    for key, value in weights(model).items():
+        np.testing.assert_array_equal(saved["model"][key].numpy(), value)
+
+
+def test_resume_refuses_foreign_files_and_mismatched_schedulers(tmp_path):
+    path = tmp_path / "run.safetensors"
+    save(make_model().state_dict(), path)
+    with pytest.raises(ValueError, match="not a checkpoint written by fit"):
+        run(3, resume=path)
+    run(1, checkpoint=path, verbose=False)
+    with pytest.raises(ValueError, match="has scheduler state, but fit was called with scheduler=None"):
+        run(3, scheduler=False, resume=path)
+    with pytest.raises(FileNotFoundError):
+        run(3, resume=tmp_path / "missing.safetensors")
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda opt: lr_scheduler.StepLR(opt, step_size=2, gamma=0.5),
+        lambda opt: lr_scheduler.MultiStepLR(opt, milestones=[1, 3], gamma=0.1),
+        lambda opt: lr_scheduler.ExponentialLR(opt, gamma=0.9),
+        lambda opt: lr_scheduler.CosineAnnealingLR(opt, T_max=5),
+        lambda opt: lr_scheduler.OneCycleLR(opt, max_lr=0.1, total_steps=40),
+        lambda opt: lr_scheduler.ReduceLROnPlateau(opt, patience=0, factor=0.5),
+    ],
+    ids=["StepLR", "MultiStepLR", "ExponentialLR", "CosineAnnealingLR", "OneCycleLR", "ReduceLROnPlateau"],
+)
+def test_scheduler_state_round_trips_through_a_checkpoint(tmp_path, make):
+    def fresh():
+        model = make_model()
+        optimizer = minicnn.optim.Adam(model.parameters(), lr=0.05)
+        return model, optimizer, make(optimizer)
+
+    path = tmp_path / "run.safetensors"
+    train, _ = loaders(shuffle=False)
+    model, optimizer, scheduler = fresh()
+    quiet_fit(model, train, optimizer=optimizer, scheduler=scheduler, epochs=2, checkpoint=path)
+    model2, optimizer2, scheduler2 = fresh()
+    quiet_fit(model2, train, optimizer=optimizer2, scheduler=scheduler2, epochs=2, resume=path)  # restore only
+    assert scheduler2.last_epoch == scheduler.last_epoch
+    assert scheduler2.get_last_lr() == scheduler.get_last_lr() == [g["lr"] for g in optimizer2.param_groups]
+    for name, value in scheduler.state_dict().items():
+        if not callable(value):
+            assert scheduler2.state_dict()[name] == value, name
+
+
+# ---------------------------------------------------------------- schedulers, max_steps, devices
+
+
+def test_schedulers_step_once_per_epoch_and_one_cycle_per_batch():
+    train, val = loaders()  # 6 batches per epoch
+    model = make_model()
+    optimizer = minicnn.optim.SGD(model.parameters(), lr=0.1)
+    history = quiet_fit(model, train, optimizer=optimizer, scheduler=lr_scheduler.StepLR(optimizer, 1, 0.5), epochs=3)
+    assert history["lr"] == [0.1, 0.05, 0.025] and optimizer.param_groups[0]["lr"] == 0.0125
+
+    optimizer = minicnn.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    one_cycle = lr_scheduler.OneCycleLR(optimizer, max_lr=0.1, epochs=2, steps_per_epoch=6)
+    quiet_fit(model, train, optimizer=optimizer, scheduler=one_cycle, epochs=2)
+    assert one_cycle.last_epoch == 12
+
+    optimizer = minicnn.optim.SGD(model.parameters(), lr=0.1)
+    plateau = lr_scheduler.ReduceLROnPlateau(optimizer, patience=0, factor=0.5)
+    watched = []
+    original_step = plateau.step
+    plateau.step = lambda metric: (watched.append(metric), original_step(metric))[1]
+    history = quiet_fit(model, train, optimizer=optimizer, scheduler=plateau, val_loader=val, epochs=2)
+    assert watched == history["val_loss"]
+
+
+def test_max_steps_stops_after_that_many_optimizer_steps():
+    train, _ = loaders()  # 6 batches per epoch
+    model = make_model()
+    optimizer = minicnn.optim.SGD(model.parameters(), lr=0.1)
+    steps = []
+    original_step = optimizer.step
+    optimizer.step = lambda: (steps.append(1), original_step())[1]
+    history = quiet_fit(model, train, optimizer=optimizer, epochs=10, max_steps=8)
+    assert len(steps) == 8 and len(history) == 2  # 6 steps in epoch 1, 2 in epoch 2
+    history = quiet_fit(model, train, optimizer=optimizer, epochs=10, max_steps=3)
+    assert len(steps) == 11 and len(history) == 1
+
+
+def test_max_steps_counts_the_steps_of_a_resumed_run(tmp_path):
+    path = tmp_path / "run.safetensors"
+    run(1, checkpoint=path, verbose=False)  # 6 steps
+    _, _, history = run(5, checkpoint=path, resume=path, max_steps=9, verbose=False)
+    assert len(history) == 2 and load(path)["global_step"] == 9
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_device_argument_moves_the_model_and_the_batches(device):
+    model = make_model()
+    train, val = loaders()
+    history = quiet_fit(model, train, val_loader=val, device=device, epochs=2)
+    assert all(p.device == minicnn.device(device) for p in model.parameters())
+    assert history["val_accuracy"][-1] > 0.8
+    assert evaluate(model, val, device=device).accuracy == history["val_accuracy"][-1]
+
+
+# ---------------------------------------------------------------- output
+
+
+class FakeTerminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_progress_bar_shows_running_loss_and_accuracy_on_a_terminal(monkeypatch, capsys):
+    terminal = FakeTerminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    train, val = loaders()
+    model = make_model()
+    fit(model, train, optimizer=minicnn.optim.Adam(model.parameters()), epochs=2, val_loader=val)
+    shown = terminal.getvalue()
+    assert "Epoch 1/2" in shown and "Epoch 2/2" in shown and "6/6" in shown
+    assert "loss=" in shown and "accuracy=" in shown and "val_accuracy=" in shown
+    assert capsys.readouterr().out == ""  # the bar replaces the summary lines
+
+
+def test_without_a_terminal_one_line_per_epoch(capsys):
+    train, _ = loaders()
+    model = make_model()
+    optimizer = minicnn.optim.Adam(model.parameters())
+    fit(model, train, optimizer=optimizer, epochs=2)  # progress=True, but stderr is not a terminal here
+    captured = capsys.readouterr()
+    lines = captured.out.splitlines()
+    assert len(lines) == 2 and lines[0].startswith("epoch 1/2: loss ") and "accuracy" in lines[0]
+    assert "%|" not in captured.err  # no bar drawn into logs
+    fit(model, train, optimizer=optimizer, epochs=1, verbose=False)
+    assert capsys.readouterr().out == ""
+
+
+def test_log_interval_prints_running_metrics(capsys):
+    train, _ = loaders()  # 96 samples, 6 batches
+    model = make_model()
+    fit(model, train, optimizer=minicnn.optim.Adam(model.parameters()), epochs=1, log_interval=2, progress=False)
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split(" loss")[0] for line in lines[:3]] == [
+        "epoch 1/1 [32/96]",
+        "epoch 1/1 [64/96]",
+        "epoch 1/1 [96/96]",
+    ]
+    assert len(lines) == 4  # and the summary line
+
+
+# ---------------------------------------------------------------- plots
+
+
+def png_size(path):
+    data = open(path, "rb").read()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR"
+    return struct.unpack(">II", data[16:24])
+
+
+def test_plot_writes_a_real_png_of_the_expected_size(tmp_path):
+    matplotlib_image = pytest.importorskip("matplotlib.image")
+    train, val = loaders()
+    history = quiet_fit(make_model(), train, val_loader=val, epochs=3)
+    path = tmp_path / "curves.png"
+    assert history.plot(path) == path
+    assert png_size(path) == (1000, 400)  # figsize (10, 4) inches at 100 dpi
+    pixels = matplotlib_image.imread(path)
+    assert pixels.std() > 0.05 and len(np.unique(pixels.reshape(-1, pixels.shape[-1]), axis=0)) > 50
+    history.plot(tmp_path / "small.png", figsize=(4, 3), dpi=50)
+    assert png_size(tmp_path / "small.png") == (200, 150)
+    without_val = quiet_fit(make_model(), train, epochs=2)
+    without_val.plot(tmp_path / "train-only.png")
+    assert png_size(tmp_path / "train-only.png") == (1000, 400)
+
+
+def test_plot_without_matplotlib_says_how_to_install_it(tmp_path, monkeypatch):
+    history = History()
+    history.history["loss"].append(1.0)
+    for name in ("matplotlib", "matplotlib.figure", "matplotlib.backends.backend_agg", "matplotlib.ticker"):
+        monkeypatch.setitem(sys.modules, name, None)  # makes `import matplotlib...` raise ImportError
+    with pytest.raises(ImportError, match=r'pip install "minicnn\[plot\]"'):
+        history.plot(tmp_path / "x.png")
+    assert not os.path.exists(tmp_path / "x.png")
+
+
+def test_plot_of_an_empty_history_is_an_error(tmp_path):
+    pytest.importorskip("matplotlib")
+    with pytest.raises(ValueError, match="nothing to plot"):
+        History().plot(tmp_path / "x.png")
+
+
+def test_without_tqdm_the_summary_lines_are_printed(monkeypatch, capsys):
+    monkeypatch.setattr(sys, "stderr", FakeTerminal())
+    monkeypatch.setitem(sys.modules, "tqdm", None)  # as if tqdm were not installed
+    train, _ = loaders()
+    model = make_model()
+    fit(model, train, optimizer=minicnn.optim.Adam(model.parameters()), epochs=2)
+    assert len(capsys.readouterr().out.splitlines()) == 2 and sys.stderr.getvalue() == ""
+
+
+def test_validation_added_on_resume_leaves_gaps_in_the_history(tmp_path):
+    pytest.importorskip("matplotlib")
+    path = tmp_path / "run.safetensors"
+    train, val = loaders()
+    model = make_model()
+    quiet_fit(model, train, epochs=1, checkpoint=path)
+    history = quiet_fit(make_model(), train, epochs=3, val_loader=val, checkpoint=path, resume=True)
+    assert history["val_loss"][0] is None and all(v is not None for v in history["val_loss"][1:])
+    assert all(len(values) == 3 for values in history.history.values())
+    history.plot(tmp_path / "gaps.png")
+    assert png_size(tmp_path / "gaps.png") == (1000, 400)
+    # and the other way round: validation dropped on resume
+    history = quiet_fit(make_model(), train, epochs=4, checkpoint=path, resume=True)
+    assert history["val_loss"][-1] is None and len(history["val_loss"]) == 4

@@ -146,7 +146,8 @@ def _split_batch(batch, device, caller: str):
 
 
 def _count_correct(outputs: Tensor, targets: Tensor):
-    """How many rows have their largest score at the target class (None if that is not defined).
+    """(correct, scored): how many predictions have their largest score at the target class, out of how many
+    (None if that is not defined). Per-pixel outputs (N, C, H, W) score N*H*W predictions.
 
     ``outputs`` are class scores of shape (N, C, ...); ``targets`` class indices of shape (N, ...),
     or one-hot / probability rows of the same shape as ``outputs``.
@@ -159,7 +160,7 @@ def _count_correct(outputs: Tensor, targets: Tensor):
         labels = labels.argmax(axis=1)
     if labels.shape != predicted.shape or labels.dtype.kind not in "iub":
         return None
-    return int((predicted == labels).sum())
+    return int((predicted == labels).sum()), int(labels.size)
 
 
 class _Meter:
@@ -172,10 +173,10 @@ class _Meter:
         count = outputs.shape[0] if outputs.ndim else 1
         self.loss_sum += loss_value * count
         self.samples += count
-        correct = _count_correct(outputs, targets)
-        if correct is not None:
-            self.correct += correct
-            self.scored += count
+        counted = _count_correct(outputs, targets)
+        if counted is not None:
+            self.correct += counted[0]
+            self.scored += counted[1]
 
     @property
     def loss(self) -> float:

@@ -202,6 +202,8 @@ LAYERS = [
     ("AdaptiveAvgPool2d", ((2, 3),), {}, (2, 3, 7, 7)),
     ("AdaptiveMaxPool2d", ((1, 1),), {}, (2, 3, 6, 6)),
     ("Dropout", (0.3,), {}, (3, 4)),
+    ("Dropout2d", (0.3,), {}, (2, 3, 4, 4)),
+    ("Dropout2d", (), dict(p=0.5, inplace=True), (2, 3, 4, 4)),
     ("Flatten", (), {}, (2, 3, 4, 5)),
     ("Flatten", (0, 2), {}, (2, 3, 4, 5)),
     ("Identity", (), {}, (2, 3)),
@@ -216,7 +218,7 @@ def test_layer_matches_torch(name, args, kwargs, shape):
     assert str(ours) == str(theirs)
     assert list(ours.state_dict()) == list(theirs.state_dict())
     ours.load_state_dict(from_torch(theirs))
-    if name == "Dropout":  # random masks differ between libraries: compare in eval mode
+    if name.startswith("Dropout"):  # random masks differ between libraries: compare in eval mode
         ours.eval()
         theirs.eval()
     x = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
@@ -253,6 +255,84 @@ def test_loss_layers_match_torch(name, args):
     assert ours.item() == pytest.approx(theirs.item(), rel=1e-5)
     mse = nn.MSELoss()(minicnn.tensor(x), minicnn.tensor(x * 2)).item()
     assert mse == pytest.approx(torch.nn.MSELoss()(torch.tensor(x), torch.tensor(x * 2)).item(), rel=1e-5)
+
+
+@pytest.mark.parametrize(
+    "name, kwargs",
+    [
+        ("L1Loss", {}),
+        ("L1Loss", dict(reduction="sum")),
+        ("BCELoss", {}),
+        ("BCELoss", dict(reduction="none")),
+        ("BCEWithLogitsLoss", {}),
+        ("BCEWithLogitsLoss", dict(reduction="sum")),
+    ],
+)
+def test_pointwise_loss_layers_match_torch(name, kwargs):
+    torch = require_torch()
+    rng = np.random.default_rng(0)
+    logits = rng.standard_normal((5, 3)).astype(np.float32)
+    x = 1 / (1 + np.exp(-logits)) if name == "BCELoss" else logits  # BCELoss takes probabilities
+    y = rng.integers(0, 2, (5, 3)).astype(np.float32)
+    ours, theirs = getattr(nn, name)(**kwargs), getattr(torch.nn, name)(**kwargs)
+    assert str(ours) == str(theirs)
+    x_ours, x_theirs = minicnn.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    out_ours, out_theirs = ours(x_ours, minicnn.tensor(y)), theirs(x_theirs, torch.tensor(y))
+    assert_close(out_ours, out_theirs, atol=1e-6, rtol=1e-5, name="loss")
+    out_ours.sum().backward()
+    out_theirs.sum().backward()
+    assert_close(x_ours.grad, x_theirs.grad, atol=1e-6, rtol=1e-5, name="gradient")
+
+
+def test_bce_with_logits_layer_weights_are_buffers_like_pytorch():
+    torch = require_torch()
+    weight, pos_weight = np.array([1.0, 2.0, 0.5], np.float32), np.array([3.0, 1.0, 0.2], np.float32)
+    ours = nn.BCEWithLogitsLoss(weight=minicnn.tensor(weight), pos_weight=minicnn.tensor(pos_weight))
+    theirs = torch.nn.BCEWithLogitsLoss(weight=torch.tensor(weight), pos_weight=torch.tensor(pos_weight))
+    assert list(ours.state_dict()) == list(theirs.state_dict()) == ["weight", "pos_weight"]
+    x = np.random.default_rng(1).standard_normal((4, 3)).astype(np.float32)
+    y = (x > 0).astype(np.float32)
+    expected = theirs(torch.tensor(x), torch.tensor(y)).item()
+    assert ours(minicnn.tensor(x), minicnn.tensor(y)).item() == pytest.approx(expected, rel=1e-5)
+
+
+@pytest.mark.parametrize("norm_type", [2.0, 1.0, float("inf")])
+@pytest.mark.parametrize("max_norm", [0.5, 100.0])
+def test_clip_grad_norm_matches_torch(norm_type, max_norm):
+    torch = require_torch()
+    rng = np.random.default_rng(0)
+    grads = [rng.standard_normal(shape).astype(np.float32) * 3 for shape in [(4, 3), (5,), (2, 2, 3)]]
+    results = []
+    for library in (minicnn, torch):
+        params = [library.zeros(*g.shape, requires_grad=True) for g in grads]
+        for param, grad in zip(params, grads):
+            (param * library.tensor(grad)).sum().backward()
+        params.append(library.zeros(2, requires_grad=True))  # no gradient: skipped
+        total = library.nn.utils.clip_grad_norm_(params, max_norm, norm_type=norm_type)
+        results.append((float(total), [p.grad for p in params[:-1]]))
+    (our_total, our_grads), (their_total, their_grads) = results
+    assert our_total == pytest.approx(their_total, rel=1e-5)
+    for ours, theirs in zip(our_grads, their_grads):
+        assert_close(ours, theirs, atol=1e-6, rtol=1e-5, name="clipped gradient")
+    clipped_total = float(minicnn.nn.utils.clip_grad_norm_([minicnn.tensor(0.0)], 1.0))
+    assert clipped_total == 0.0  # nothing has a gradient
+
+
+def test_clip_grad_value_and_errors():
+    torch = require_torch()
+    grad = np.array([-3.0, -0.5, 0.2, 4.0], np.float32)
+    ours, theirs = minicnn.zeros(4, requires_grad=True), torch.zeros(4, requires_grad=True)
+    (ours * minicnn.tensor(grad)).sum().backward()
+    (theirs * torch.tensor(grad)).sum().backward()
+    minicnn.nn.utils.clip_grad_value_(ours, 1.0)
+    torch.nn.utils.clip_grad_value_(theirs, 1.0)
+    assert_close(ours.grad, theirs.grad)
+    bad = minicnn.zeros(2, requires_grad=True)
+    bad.grad = minicnn.tensor([np.inf, 1.0])
+    with pytest.raises(RuntimeError, match="non-finite"):
+        minicnn.nn.utils.clip_grad_norm_([bad], 1.0, error_if_nonfinite=True)
+    with pytest.raises(TypeError, match="clip_grad_value_: expected Tensors"):
+        minicnn.nn.utils.clip_grad_value_([np.zeros(2)], 1.0)
 
 
 def test_default_initialisation_bounds_follow_pytorch():
@@ -322,6 +402,9 @@ def test_layer_input_errors_name_the_layer(make, x_shape, error, message):
         (lambda: nn.Conv2d(3, 8, 3, padding=-1), "non-negative"),
         (lambda: nn.Conv2d(3, 8, 3, padding_mode="reflect"), "zeros"),
         (lambda: nn.Dropout(1.5), "between 0 and 1"),
+        (lambda: nn.Dropout2d(-0.1), "between 0 and 1"),
+        (lambda: nn.BCELoss(reduction="avg"), "BCELoss: reduction"),
+        (lambda: nn.L1Loss(reduction="avg"), "L1Loss: reduction"),
         (lambda: nn.BatchNorm2d(0), "positive"),
         (lambda: nn.CrossEntropyLoss(reduction="avg"), "reduction"),
     ],
@@ -387,3 +470,12 @@ def test_container_slicing_and_deletion_follow_pytorch():
     assert str(ours) == str(theirs)
     listed = nn.ModuleList([nn.ReLU(), nn.Tanh(), nn.Sigmoid()])
     assert str(listed[1:]) == str(torch.nn.ModuleList([torch.nn.ReLU(), torch.nn.Tanh(), torch.nn.Sigmoid()])[1:])
+
+
+def test_reassigned_parameter_keeps_its_place_and_load_copies_in_place():
+    fc = nn.Linear(3, 2)
+    fc.weight = nn.Parameter(minicnn.zeros(2, 3))
+    assert [name for name, _ in fc.named_parameters()] == ["weight", "bias"]
+    view = fc.weight.data
+    fc.load_state_dict({"weight": np.ones((2, 3), dtype=np.float32), "bias": np.zeros(2, dtype=np.float32)})
+    assert (view.numpy() == 1).all()  # .data shares memory with the parameter, as in PyTorch

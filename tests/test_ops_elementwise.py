@@ -151,3 +151,21 @@ def test_errors_name_the_op_and_shapes():
     for name in ["softmax", "log_softmax"]:
         with pytest.raises(TypeError, match=f"{name}: expected a Tensor"):
             getattr(F, name)([1.0], dim=0)
+
+
+def test_numpy_scalars_and_0d_tensors_do_not_upcast_float32():
+    x = minicnn.ones(3)
+    assert (x * np.float64(0.5)).dtype == np.float32 and (x / np.sqrt(4.0)).dtype == np.float32
+    assert (x * minicnn.tensor(np.array(2.0))).dtype == np.float32
+    assert minicnn.where(x > 0, 1.0, 0.0).dtype == np.float32
+
+
+def test_clamp_and_maximum_gradients_at_bounds_and_ties_match_torch():
+    torch = require_torch()
+    x = np.array([0.0, 0.5, 1.0, 2.0], dtype=np.float32)
+    compare_with_torch(lambda t: t.clamp(0, 1), lambda t: t.clamp(0, 1), [x])
+    compare_with_torch(lambda t: t.clamp(min=0), lambda t: t.clamp(min=0), [x])
+    a, b = np.array([1.0, 2.0, -1.0], dtype=np.float32), np.array([1.0, 0.0, 3.0], dtype=np.float32)
+    compare_with_torch(minicnn.max, torch.max, [a, b])
+    compare_with_torch(minicnn.min, torch.min, [a, b])
+    assert gradcheck(lambda p, q: minicnn.max(p, q), [a.astype(np.float64), b.astype(np.float64) + 0.5])

@@ -118,3 +118,12 @@ def test_reduction_errors():
             getattr(minicnn, name)(x, 5)
         with pytest.raises(TypeError, match=f"{name}: expected a Tensor"):
             getattr(minicnn.ops.reduction, name)([1.0])
+
+
+def test_integer_sums_are_int64_and_empty_dims():
+    assert minicnn.tensor(np.array([200, 100], np.uint8)).sum().dtype == np.int64
+    assert minicnn.tensor([True, True]).sum().item() == 2
+    values, indices = minicnn.zeros(0, 3).max(dim=1)
+    assert values.shape == (0,) and indices.shape == (0,)
+    with pytest.raises(ValueError, match="size 0"):
+        minicnn.zeros(0, 3).max(dim=0)

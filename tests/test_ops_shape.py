@@ -105,3 +105,23 @@ def test_view_with_minus_one_and_size():
 def test_shape_errors(call, error, message):
     with pytest.raises(error, match=message):
         call(minicnn.zeros(2, 3, 4))
+
+
+def test_repeated_indices_in_a_tuple_add_their_gradients():
+    torch = require_torch()
+    x = np.random.default_rng(4).standard_normal((3, 2)).astype(np.float32)
+    compare_with_torch(lambda t: t[[0, 0], :], lambda t: t[[0, 0], :], [x])
+    compare_with_torch(lambda t: t[:, [1, 1, 0]], lambda t: t[:, [1, 1, 0]], [x])
+    assert torch is not None
+
+
+def test_index_bounds_and_expand_leading_minus_one_are_errors():
+    x = minicnn.zeros(3, 4)
+    with pytest.raises(IndexError, match="index 5 is out of bounds for dimension 0 with size 3"):
+        x[minicnn.tensor([0, 5])]
+    with pytest.raises(IndexError, match="dimension 1 with size 4"):
+        x[:, [0, -5]]
+    with pytest.raises(IndexError, match="dimension 1"):
+        x[..., minicnn.tensor([4])]
+    with pytest.raises(ValueError, match="new leading dimension"):
+        minicnn.ones(3).expand(-1, 3)

@@ -476,3 +476,15 @@ def test_validation_added_on_resume_leaves_gaps_in_the_history(tmp_path):
     # and the other way round: validation dropped on resume
     history = quiet_fit(make_model(), train, epochs=4, checkpoint=path, resume=True)
     assert history["val_loss"][-1] is None and len(history["val_loss"]) == 4
+
+
+def test_accuracy_of_per_pixel_outputs_is_a_fraction():
+    import minicnn as mc
+    from minicnn.utils.data import DataLoader, TensorDataset
+
+    model = mc.nn.Conv2d(1, 3, 1)
+    x = mc.randn(8, 1, 4, 4)
+    with mc.no_grad():
+        y = model(x).argmax(dim=1)
+    result = mc.evaluate(model, DataLoader(TensorDataset(x, y), batch_size=4))
+    assert result.accuracy == 1.0

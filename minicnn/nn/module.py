@@ -90,10 +90,12 @@ class Module:
             raise AttributeError(f"cannot assign '{name}' before Module.__init__() is called")
         registries = (self.__dict__.get("_parameters"), self.__dict__.get("_buffers"), self.__dict__.get("_modules"))
         if isinstance(value, Parameter):
-            self._forget(name)
+            if name not in (registries[0] or {}):  # a re-assigned parameter keeps its place in the order
+                self._forget(name)
             self._parameters[name] = value
         elif isinstance(value, Module):
-            self._forget(name)
+            if name not in (registries[2] or {}):
+                self._forget(name)
             self._modules[name] = value
         elif registries[0] is not None and name in registries[0]:
             if value is not None:
@@ -378,7 +380,8 @@ class Module:
                     value = backend.to_device(
                         np.asarray(value) if not hasattr(value, "__cuda_array_interface__") else value, tensor.device
                     )
-                    tensor.array = xp.array(value, dtype=tensor.dtype, copy=True).reshape(tensor.shape)
+                    # copy into the existing array: views of it (``.data``, tied weights) see the new values
+                    tensor.array[...] = xp.asarray(value, dtype=tensor.dtype).reshape(tensor.shape)
         return IncompatibleKeys(missing, unexpected)
 
     # ------------------------------------------------------------ repr, as PyTorch prints it

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from ..autograd import Function, Tensor, as_dtype
 from ..backend import get_array_module
 
@@ -51,6 +53,9 @@ def _promote(a, b, true_division=False):
 
     Python numbers stay Python numbers: NumPy then keeps the tensor's dtype (float32 * 0.5 is float32).
     """
+    # NumPy scalars (np.float64(0.5), np.sqrt(4.0)) count as Python numbers: they must not upcast float32
+    a = a.item() if isinstance(a, np.generic) else a
+    b = b.item() if isinstance(b, np.generic) else b
     a_is_tensor, b_is_tensor = isinstance(a, Tensor), isinstance(b, Tensor)
     if not a_is_tensor and not isinstance(a, (int, float, bool)):
         a, a_is_tensor = Tensor(a), True
@@ -59,7 +64,11 @@ def _promote(a, b, true_division=False):
     kinds = [x.dtype.kind if isinstance(x, Tensor) else ("f" if isinstance(x, float) else "i") for x in (a, b)]
     wants_float = true_division or "f" in kinds
     if a_is_tensor and b_is_tensor and a.dtype != b.dtype:
-        if kinds[0] == "f" and kinds[1] != "f":
+        same_category = (kinds[0] == "f") == (kinds[1] == "f")
+        if same_category and (a.ndim == 0) != (b.ndim == 0):
+            # a 0-d tensor is a number here: it takes the other operand's dtype, as in PyTorch
+            a, b = (a.to(b.dtype), b) if a.ndim == 0 else (a, b.to(a.dtype))
+        elif kinds[0] == "f" and kinds[1] != "f":
             b = b.to(a.dtype)
         elif kinds[1] == "f" and kinds[0] != "f":
             a = a.to(b.dtype)
@@ -212,16 +221,16 @@ class Abs(Function):
 
 
 class Clamp(Function):
-    """Limit values to [low, high]; the gradient passes where the input was inside (ends included)."""
+    """Limit values to [low, high]; the gradient passes strictly inside (at a bound it is 0, as in PyTorch)."""
 
     @staticmethod
     def forward(ctx, x, low=None, high=None):
         xp = get_array_module(x)
         inside = xp.ones(x.shape, dtype=bool)
         if low is not None:
-            inside &= x >= low
+            inside &= x > low
         if high is not None:
-            inside &= x <= high
+            inside &= x < high
         ctx.save_for_backward(inside)
         return xp.clip(x, low, high)
 
@@ -248,6 +257,27 @@ class Where(Function):
         grad_a = sum_to_shape(xp.where(condition, grad, 0), shape_a) if ctx.needs_input_grad[1] else None
         grad_b = sum_to_shape(xp.where(condition, 0, grad), shape_b) if ctx.needs_input_grad[2] else None
         return None, grad_a, grad_b
+
+
+class Maximum(Function):
+    """Elementwise max (or min) of two tensors; where they tie, each gets half the gradient (as PyTorch)."""
+
+    @staticmethod
+    def forward(ctx, a, b, smallest=False):
+        xp = get_array_module(a, b)
+        a_wins = (a < b) if smallest else (a > b)
+        ctx.save_for_backward(a_wins, a == b)
+        ctx.shapes = (_shape_of(a), _shape_of(b))
+        return xp.minimum(a, b) if smallest else xp.maximum(a, b)
+
+    @staticmethod
+    def backward(ctx, grad):
+        a_wins, ties = ctx.saved_tensors
+        share_a = a_wins + 0.5 * ties  # 1 where a won, 1/2 on a tie, 0 where b won
+        shape_a, shape_b = ctx.shapes
+        grad_a = sum_to_shape(grad * share_a, shape_a) if ctx.needs_input_grad[0] else None
+        grad_b = sum_to_shape(grad * (1 - share_a), shape_b) if ctx.needs_input_grad[1] else None
+        return grad_a, grad_b
 
 
 class Cast(Function):
@@ -335,11 +365,25 @@ def clamp(x, min=None, max=None):
     return Clamp.apply(x, low=min, high=max)
 
 
+def maximum(a, b):
+    a, b = _promote(a, b)
+    _check_broadcast("maximum", a, b)
+    return Maximum.apply(a, b)
+
+
+def minimum(a, b):
+    a, b = _promote(a, b)
+    _check_broadcast("minimum", a, b)
+    return Maximum.apply(a, b, smallest=True)
+
+
 def where(condition, a, b):
     condition = condition if isinstance(condition, Tensor) else Tensor(condition)
     if condition.dtype.kind != "b":
         raise TypeError(f"where: condition must be a bool tensor, got {condition.dtype}")
     a, b = _promote(a, b)
+    if not isinstance(a, Tensor) and not isinstance(b, Tensor):  # two numbers: PyTorch's default dtypes
+        a = Tensor(np.asarray(a, dtype=np.float32 if isinstance(a, float) or isinstance(b, float) else np.int64))
     _check_broadcast("where", a, b)
     _check_broadcast("where", condition, a)
     _check_broadcast("where", condition, b)

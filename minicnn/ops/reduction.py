@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import builtins
 
+import numpy as np
+
 from ..autograd import Function, MaxResult, MinResult, Tensor, _normalize_dim
 from ..backend import get_array_module
-from .elementwise import where
+from .elementwise import maximum, minimum
 
 
 def reduced_axes(dim, ndim: int, op: str):
@@ -113,6 +115,8 @@ def _check_tensor(x, op):
 
 def sum(x, dim=None, keepdim=False):
     _check_tensor(x, "sum")
+    if x.dtype.kind in "biu" and x.dtype != np.int64:  # integer and bool sums are int64, as in PyTorch
+        x = x.to(np.int64)
     return Sum.apply(x, axes=reduced_axes(dim, x.ndim, "sum"), keepdim=keepdim)
 
 
@@ -142,15 +146,16 @@ def _max_or_min(x, dim, keepdim, smallest):
     op = "min" if smallest else "max"
     _check_tensor(x, op)
     if isinstance(dim, Tensor):  # torch.max(a, b): elementwise maximum
-        other = dim
-        return where((x <= other) if smallest else (x >= other), x, other)
-    if x.numel() == 0:
-        raise ValueError(f"{op}: the tensor is empty (shape {x.shape})")
+        return (minimum if smallest else maximum)(x, dim)
     if dim is None:
+        if x.numel() == 0:
+            raise ValueError(f"{op}: the tensor is empty (shape {x.shape}); give a dim to reduce")
         return MaxAll.apply(x, axes=tuple(range(x.ndim)), keepdim=False, smallest=smallest)
     if isinstance(dim, (tuple, list)):
         raise TypeError(f"{op}: dim must be one int (use amax/amin for several dims), got {dim}")
     dim = _normalize_dim(dim, x.ndim, op)
+    if x.shape[dim] == 0:
+        raise ValueError(f"{op}: cannot reduce over dimension {dim} of size 0 (shape {x.shape})")
     values, indices = MaxAlongDim.apply(x, dim=dim, keepdim=keepdim, smallest=smallest)
     return (MinResult if smallest else MaxResult)(values, indices)
 

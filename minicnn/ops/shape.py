@@ -213,6 +213,8 @@ def expand(x, *sizes):
     if len(sizes) < x.ndim:
         raise ValueError(f"expand: the number of sizes ({len(sizes)}) must be at least the tensor's dims ({x.ndim})")
     offset = len(sizes) - x.ndim
+    if -1 in sizes[:offset]:
+        raise ValueError(f"expand: -1 is not allowed in a new leading dimension, got sizes {sizes} for shape {x.shape}")
     shape = tuple(x.shape[i - offset] if s == -1 else s for i, s in enumerate(sizes))
     for i, size in enumerate(x.shape):
         if size != 1 and size != shape[offset + i]:
@@ -226,10 +228,40 @@ def contiguous(x):
     return Contiguous.apply(x)
 
 
+def _check_integer_indices(index, shape):
+    """IndexError for an integer-array index out of range (CuPy would wrap it around silently)."""
+    parts = index if isinstance(index, tuple) else (index,)
+    consumed = sum(
+        p.ndim if hasattr(p, "dtype") and p.dtype.kind == "b" else 1
+        for p in parts
+        if p is not None and p is not Ellipsis
+    )
+    dim = 0
+    for part in parts:
+        if part is None:
+            continue
+        if part is Ellipsis:
+            dim += len(shape) - consumed
+            continue
+        if hasattr(part, "dtype") and part.dtype.kind in "iu" and part.size and dim < len(shape):
+            low, high = int(part.min()), int(part.max())
+            if low < -shape[dim] or high >= shape[dim]:
+                bad = high if high >= shape[dim] else low
+                raise IndexError(
+                    f"index {bad} is out of bounds for dimension {dim} with size {shape[dim]} (tensor of shape {shape})"
+                )
+        dim += part.ndim if hasattr(part, "dtype") and part.dtype.kind == "b" else 1
+
+
 def getitem(x, index):
     index = _raw_index(index)
-    if isinstance(index, list):  # a list indexes like an integer array, as in PyTorch
-        index = get_array_module(x.array).asarray(index)
+    xp = get_array_module(x.array)
+    # lists index like integer arrays, as in PyTorch, also inside a tuple (x[[0, 0], :] repeats row 0)
+    if isinstance(index, list):
+        index = xp.asarray(index)
+    elif isinstance(index, tuple):
+        index = tuple(xp.asarray(i) if isinstance(i, list) else i for i in index)
+    _check_integer_indices(index, x.shape)
     try:
         return GetItem.apply(x, index=index)
     except IndexError as error:

@@ -28,17 +28,14 @@ def is_grad_enabled() -> bool:
     return _grad_enabled
 
 
-class set_grad_enabled:
-    """Turn graph recording on or off; a context manager and a decorator, as in PyTorch."""
+class _GradMode:
+    """Sets grad mode while active: ``with no_grad():`` or ``@no_grad()`` (the mode before is restored)."""
 
-    def __init__(self, mode: bool = True):
-        global _grad_enabled
-        self.previous = _grad_enabled
-        self.mode = bool(mode)
-        _grad_enabled = self.mode  # ``set_grad_enabled(False)`` also works as a plain call
+    mode = True
 
     def __enter__(self):
         global _grad_enabled
+        self.previous = _grad_enabled  # read on entry, so a context made earlier still restores correctly
         _grad_enabled = self.mode
         return self
 
@@ -48,28 +45,42 @@ class set_grad_enabled:
         return False
 
     def __call__(self, function):
+        mode = self.mode
+
         @functools.wraps(function)
         def run_in_mode(*args, **kwargs):
-            with self.__class__():
+            with enable_grad() if mode else no_grad():
                 return function(*args, **kwargs)
 
         return run_in_mode
 
 
-class no_grad(set_grad_enabled):
+class no_grad(_GradMode):
     """Context manager and decorator that records no graph (evaluation, optimizer steps)."""
 
-    def __init__(self):
-        self.previous = _grad_enabled
-        self.mode = False
+    mode = False
 
 
-class enable_grad(set_grad_enabled):
+class enable_grad(_GradMode):
     """Context manager and decorator that records the graph even inside ``no_grad``."""
 
-    def __init__(self):
+    mode = True
+
+
+class set_grad_enabled(_GradMode):
+    """``set_grad_enabled(False)`` switches recording off at once; as a context manager or decorator it
+    switches it only inside, as in PyTorch."""
+
+    def __init__(self, mode: bool = True):
+        global _grad_enabled
+        self.mode = bool(mode)
         self.previous = _grad_enabled
-        self.mode = True
+        _grad_enabled = self.mode  # the plain call takes effect immediately
+
+    def __call__(self, function):
+        global _grad_enabled
+        _grad_enabled = self.previous  # used as a decorator: undo the immediate switch
+        return super().__call__(function)
 
 
 # ---------------------------------------------------------------- dtypes
@@ -322,6 +333,23 @@ class Tensor:
     def bool(self) -> Tensor:
         return self.to(bool_)
 
+    def type(self, dtype=None):
+        """``t.type()`` names the type (``'minicnn.FloatTensor'``); ``t.type(minicnn.float)`` casts, as in PyTorch."""
+        names = {
+            "float32": "FloatTensor",
+            "float64": "DoubleTensor",
+            "float16": "HalfTensor",
+            "int64": "LongTensor",
+            "int32": "IntTensor",
+            "uint8": "ByteTensor",
+            "bool": "BoolTensor",
+        }
+        if dtype is None:
+            return f"minicnn.{names.get(str(self.dtype), str(self.dtype))}"
+        if isinstance(dtype, str) and dtype.endswith("Tensor"):  # 'torch.FloatTensor'
+            dtype = {name: key for key, name in names.items()}[dtype.split(".")[-1]]
+        return self.to(dtype)
+
     def type_as(self, other: Tensor) -> Tensor:
         return self.to(other.dtype)
 
@@ -337,11 +365,19 @@ class Tensor:
         return ops.shape.contiguous(self)
 
     # ------------------------------------------------------------ in place (outside the graph)
-    def _check_inplace(self, name):
-        if _grad_enabled and self.requires_grad:
+    def _check_inplace(self, name, other=None):
+        """In-place changes happen outside the graph: refuse them where a gradient would be lost."""
+        if not _grad_enabled:
+            return
+        if self.requires_grad:
             raise RuntimeError(
                 f"{name}: a tensor that requires grad cannot be changed in place while the graph is recorded; "
                 "wrap the update in `with minicnn.no_grad():`"
+            )
+        if isinstance(other, Tensor) and other.requires_grad:
+            raise RuntimeError(
+                f"{name}: the other operand requires grad, and an in-place change records no graph; "
+                "write `x = x + y` (or the matching out-of-place op) instead"
             )
 
     def zero_(self) -> Tensor:
@@ -355,7 +391,7 @@ class Tensor:
         return self
 
     def copy_(self, source) -> Tensor:
-        self._check_inplace("copy_()")
+        self._check_inplace("copy_()", source)
         source = source.array if isinstance(source, Tensor) else source
         self.array[...] = backend.to_device(
             get_array_module(self.array).asarray(source) if not _is_array(source) else source, self.device
@@ -375,7 +411,7 @@ class Tensor:
         return self
 
     def _inplace_arith(self, name, other, update):
-        self._check_inplace(name)
+        self._check_inplace(name, other)
         other = other.array if isinstance(other, Tensor) else other
         update(self.array, other)
         return self
@@ -398,9 +434,10 @@ class Tensor:
         return self
 
     def _augmented(self, name, other, out_of_place):
-        """``x += y``: in place outside the graph; inside it a new node, as a leaf may not be changed."""
-        if _grad_enabled and self.requires_grad:
-            if self.is_leaf:
+        """``x += y``: in place outside the graph; when a gradient must flow, a new node (``x = x + y``)."""
+        other_requires_grad = isinstance(other, Tensor) and other.requires_grad
+        if _grad_enabled and (self.requires_grad or other_requires_grad):
+            if self.is_leaf and self.requires_grad:
                 self._check_inplace(f"'{name}'")
             return out_of_place(self, other)
         other = other.array if isinstance(other, Tensor) else other
@@ -420,7 +457,17 @@ class Tensor:
         return self._augmented("__itruediv__", other, Tensor.__truediv__)
 
     def __setitem__(self, index, value):
-        self._check_inplace("item assignment")
+        value_requires_grad = isinstance(value, Tensor) and value.requires_grad
+        if _grad_enabled and (self.requires_grad or value_requires_grad):
+            if self.is_leaf and self.requires_grad:
+                self._check_inplace("item assignment")
+            # record the assignment as a node and make this tensor its output, as PyTorch does
+            before = Tensor._from_op(self.array, self.grad_fn, self._output_index)
+            before._requires_grad = self._requires_grad
+            after = ops.shape.setitem(before, index, value)
+            self.array, self.grad_fn, self._output_index = after.array, after.grad_fn, after._output_index
+            self._requires_grad = True
+            return
         value = value.array if isinstance(value, Tensor) else value
         self.array[_raw_index(index)] = value
 
@@ -846,15 +893,12 @@ def _topological_order(root: Context) -> list:
 
 def run_backward(root: Tensor, root_grad, retain_graph: bool = False) -> None:
     """The backward pass: propagate ``root_grad`` to every leaf that requires grad."""
-    stored_in_leaves = set()
 
     def accumulate_into_leaf(leaf: Tensor, grad):
         if leaf.grad is None:
-            # a view or an array already given to another leaf would share memory: copy it once
-            if grad.base is not None or id(grad) in stored_in_leaves:
-                grad = grad.copy()
-            stored_in_leaves.add(id(grad))
-            leaf.grad = Tensor._from_op(grad, None, 0)
+            # a copy: the array may still be on its way to other nodes, or be the caller's ``gradient``,
+            # and ``.grad`` is changed in place later (accumulation, zero_grad)
+            leaf.grad = Tensor._from_op(grad.copy(), None, 0)
         else:
             leaf.grad.array += grad
 
@@ -979,6 +1023,7 @@ def gradcheck(
         x = inputs[i]
         analytic = np.zeros(x.shape) if x.grad is None else np.asarray(x.grad.detach(), dtype=np.float64)
         numerical = np.zeros(x.shape)
+        x.array = get_array_module(x.array).ascontiguousarray(x.array)  # so the flat view below is a view
         flat_values = x.array.reshape(-1)  # a view: nudging it nudges x
         for k in range(flat_values.size):
             original = flat_values[k].item()
@@ -1045,7 +1090,7 @@ def _tensor_repr(tensor: Tensor) -> str:
     extras = []
     if tensor.device.type == "cuda":
         extras.append(f"device='{tensor.device}'")
-    if values.dtype not in (np.float32, np.int64, np.bool_) or values.size == 0:
+    if values.dtype not in (np.float32, np.int64, np.bool_) or (values.size == 0 and values.dtype != np.float32):
         extras.append(f"dtype=minicnn.{values.dtype}")
     if tensor.grad_fn is not None:
         extras.append(f"grad_fn={tensor.grad_fn!r}")

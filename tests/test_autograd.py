@@ -218,3 +218,61 @@ def test_data_is_a_detached_view():
     w.data -= 1.0  # the PyTorch idiom for a manual update
     np.testing.assert_allclose(w.detach().numpy(), [0.0, 1.0])
     assert w.requires_grad and w.is_leaf
+
+
+def test_leaf_gradients_never_share_memory_with_arrays_in_flight():
+    a = minicnn.tensor([1.0, 2.0], requires_grad=True)
+    c = minicnn.tensor([1.0, 1.0], requires_grad=True)
+    (((a + c * 3) + a) * 2).sum().backward()
+    assert c.grad.tolist() == [6.0, 6.0] and a.grad.tolist() == [4.0, 4.0]
+    x = minicnn.ones(3, requires_grad=True)
+    gradient = minicnn.tensor([1.0, 2.0, 3.0])
+    (x + 0).backward(gradient)
+    x.grad.zero_()
+    assert gradient.tolist() == [1.0, 2.0, 3.0]  # the caller's gradient is untouched
+
+
+def test_augmented_assignment_and_setitem_keep_the_graph():
+    w = minicnn.nn.Parameter(minicnn.tensor([1.0, -2.0]))
+    penalty = minicnn.tensor(0.0)
+    penalty += (w * w).sum()  # a plain tensor plus a graph: becomes part of the graph
+    ((w * 0.5).sum() + 0.1 * penalty).backward()
+    np.testing.assert_allclose(w.grad.numpy(), [0.7, 0.1], rtol=1e-6)
+    w.grad = None
+    out = minicnn.zeros(2, 2)
+    out[0] = w * 3
+    out.sum().backward()
+    assert w.grad.tolist() == [3.0, 3.0]
+    with pytest.raises(RuntimeError, match="other operand requires grad"):
+        minicnn.zeros(2).add_(w)
+    assert gradcheck(lambda v: _assign_row(v), (minicnn.tensor(np.ones(2), requires_grad=True),))
+
+
+def _assign_row(value):
+    out = minicnn.zeros(3, 2, dtype=minicnn.float64)
+    out[1] = value * value
+    return out * minicnn.tensor(np.arange(6.0).reshape(3, 2))
+
+
+def test_set_grad_enabled_as_call_context_and_decorator():
+    @minicnn.set_grad_enabled(False)
+    def doubled_requires_grad(t):
+        return (t * 2).requires_grad
+
+    assert minicnn.is_grad_enabled()  # decorating changes nothing by itself
+    assert doubled_requires_grad(minicnn.ones(2, requires_grad=True)) is False
+    assert minicnn.is_grad_enabled()
+    minicnn.set_grad_enabled(False)  # a plain call switches at once
+    assert not minicnn.is_grad_enabled()
+    minicnn.set_grad_enabled(True)
+    early = minicnn.no_grad()
+    with minicnn.no_grad():
+        with early:
+            pass
+        assert not minicnn.is_grad_enabled()  # a context made earlier restores the mode at its entry
+    assert minicnn.is_grad_enabled()
+
+
+def test_gradcheck_on_a_non_contiguous_input():
+    x = minicnn.tensor(np.random.default_rng(0).standard_normal((3, 4))).T.detach().requires_grad_()
+    assert gradcheck(lambda a: (a * a).sum(), (x,))

@@ -76,6 +76,26 @@ class GetItem(Function):
         return grad_x
 
 
+class SetItem(Function):
+    """``x[index] = value`` recorded in the graph: the output is x with the slots replaced."""
+
+    @staticmethod
+    def forward(ctx, x, value, index=None):
+        ctx.index, ctx.value_shape = index, getattr(value, "shape", ())
+        out = x.copy()
+        out[index] = value
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        grad_x = None
+        if ctx.needs_input_grad[0]:
+            grad_x = grad.copy()
+            grad_x[ctx.index] = 0  # those slots were overwritten: x no longer reaches the output there
+        grad_value = sum_to_shape(grad[ctx.index], ctx.value_shape) if ctx.needs_input_grad[1] else None
+        return grad_x, grad_value
+
+
 class Cat(Function):
     @staticmethod
     def forward(ctx, *arrays, dim=0):
@@ -266,6 +286,14 @@ def getitem(x, index):
         return GetItem.apply(x, index=index)
     except IndexError as error:
         raise IndexError(f"index {index!r} is out of range for a tensor of shape {x.shape}: {error}") from None
+
+
+def setitem(x, index, value):
+    """The differentiable ``x[index] = value`` (Tensor.__setitem__ uses it when a gradient must flow)."""
+    index = _raw_index(index)
+    if isinstance(value, Tensor) and value.dtype != x.dtype:
+        value = value.to(x.dtype)
+    return SetItem.apply(x, value, index=index)
 
 
 def _check_tensors(tensors, op):

@@ -63,6 +63,8 @@ def _calculate_correct_fan(tensor: Tensor, mode: str) -> int:
 
 
 def _fill(tensor: Tensor, values):
+    if tensor.numel() == 0:  # nothing to fill (PyTorch warns and does nothing too)
+        return tensor
     with no_grad():
         tensor.array[...] = values
     return tensor
@@ -105,6 +107,8 @@ def xavier_normal_(tensor: Tensor, gain: float = 1.0) -> Tensor:
 
 def kaiming_uniform_(tensor: Tensor, a: float = 0, mode: str = "fan_in", nonlinearity: str = "leaky_relu") -> Tensor:
     """U(-b, b) with b = gain * sqrt(3 / fan). PyTorch's Conv2d/Linear default uses a=sqrt(5): b = 1/sqrt(fan_in)."""
+    if tensor.numel() == 0:
+        return tensor
     gain = calculate_gain(nonlinearity, a)
     bound = math.sqrt(3.0) * gain / math.sqrt(_calculate_correct_fan(tensor, mode))
     return uniform_(tensor, -bound, bound)

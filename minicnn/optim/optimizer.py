@@ -7,6 +7,7 @@ remembers between steps in ``self.state[param]`` (momentum buffers, Adam's movin
 from __future__ import annotations
 
 import copy
+import numbers
 
 from .. import backend
 from ..autograd import Tensor, enable_grad
@@ -130,5 +131,7 @@ class Optimizer:
 
 
 def _check_non_negative(name: str, value) -> None:
-    if not isinstance(value, (int, float)) or value < 0:
+    if isinstance(value, Tensor):
+        value = value.item()
+    if not isinstance(value, numbers.Real) or isinstance(value, bool) or value < 0:
         raise ValueError(f"Invalid {name}: {value}")

@@ -43,6 +43,49 @@ from .profiler import profile  # noqa: E402
 from .serialization import load, save  # noqa: E402
 from .summary import summary  # noqa: E402
 from .train import History, evaluate, fit  # noqa: E402
+from .utils.compat import (  # noqa: E402  (PyTorch's other spellings; see minicnn/utils/compat.py)
+    BoolTensor,
+    ByteTensor,
+    DoubleTensor,
+    FloatTensor,
+    IntTensor,
+    LongTensor,
+    Size,
+    accelerator,
+    add,
+    allclose,
+    backends,
+    bmm,
+    ceil,
+    chunk,
+    div,
+    eq,
+    equal,
+    floor,
+    ge,
+    get_default_dtype,
+    gt,
+    inference_mode,
+    is_floating_point,
+    isfinite,
+    isinf,
+    isnan,
+    le,
+    lt,
+    maximum,
+    minimum,
+    mm,
+    mul,
+    ne,
+    norm,
+    normal,
+    pow,  # noqa: A004
+    round,  # noqa: A004
+    sign,
+    split,
+    std,
+    sub,
+)
 
 __version__ = "0.1.0"
 

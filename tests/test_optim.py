@@ -19,6 +19,12 @@ OPTIMIZERS = [
     ("AdamW", dict(lr=0.01, weight_decay=0.1, amsgrad=True)),
     ("RMSprop", dict()),
     ("RMSprop", dict(lr=0.01, alpha=0.9, momentum=0.5, centered=True, weight_decay=0.01)),
+    ("Adadelta", dict()),
+    ("Adadelta", dict(lr=0.5, rho=0.8, eps=1e-5, weight_decay=0.1)),
+    ("Adadelta", dict(lr=1.0, maximize=True)),
+    ("Adagrad", dict()),
+    ("Adagrad", dict(lr=0.1, lr_decay=0.01, weight_decay=0.1, initial_accumulator_value=0.5, eps=1e-8)),
+    ("Adagrad", dict(lr=0.1, maximize=True)),
 ]
 
 
@@ -90,6 +96,15 @@ def test_zero_grad_set_to_none_or_zero():
         (lambda p: minicnn.optim.Adam(p, eps=-1), "Invalid epsilon"),
         (lambda p: minicnn.optim.AdamW(p, weight_decay=-1), "weight_decay"),
         (lambda p: minicnn.optim.RMSprop(p, alpha=-1), "alpha"),
+        (lambda p: minicnn.optim.Adadelta(p, lr=-1.0), "Invalid learning rate"),
+        (lambda p: minicnn.optim.Adadelta(p, rho=1.5), "Invalid rho value: 1.5"),
+        (lambda p: minicnn.optim.Adadelta(p, eps=-1e-6), "Invalid epsilon value"),
+        (lambda p: minicnn.optim.Adadelta(p, weight_decay=-0.1), "Invalid weight_decay value"),
+        (lambda p: minicnn.optim.Adagrad(p, lr=-0.1), "Invalid learning rate"),
+        (lambda p: minicnn.optim.Adagrad(p, lr_decay=-0.1), "Invalid lr_decay value"),
+        (lambda p: minicnn.optim.Adagrad(p, initial_accumulator_value=-1), "Invalid initial_accumulator_value"),
+        (lambda p: minicnn.optim.Adagrad(p, eps=-1), "Invalid epsilon value"),
+        (lambda p: minicnn.optim.Adagrad(p, weight_decay=-1), "Invalid weight_decay value"),
         (lambda p: minicnn.optim.SGD([], lr=0.1), "empty parameter list"),
         (lambda p: minicnn.optim.SGD(p[0], lr=0.1), "iterable"),
         (lambda p: minicnn.optim.SGD([p[0] * 2], lr=0.1), "non-leaf"),
@@ -108,6 +123,10 @@ SCHEDULERS = [
     ("CosineAnnealingLR", dict(T_max=6, eta_min=0.001)),
     ("OneCycleLR", dict(max_lr=0.5, total_steps=10)),
     ("OneCycleLR", dict(max_lr=0.5, epochs=2, steps_per_epoch=5, anneal_strategy="linear", three_phase=True)),
+    ("LambdaLR", dict(lr_lambda=lambda epoch: 0.95**epoch)),
+    ("MultiplicativeLR", dict(lr_lambda=lambda epoch: 0.9 if epoch % 2 else 1.0)),
+    ("LinearLR", dict()),
+    ("LinearLR", dict(start_factor=0.1, end_factor=0.5, total_iters=4)),
 ]
 
 
@@ -156,6 +175,41 @@ def test_scheduler_errors():
         minicnn.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=2.0)
     with pytest.raises(TypeError, match="not an Optimizer"):
         minicnn.optim.lr_scheduler.StepLR(object(), step_size=1)
+    with pytest.raises(ValueError, match="Expected 1 lr_lambdas, but got 2"):
+        minicnn.optim.lr_scheduler.LambdaLR(optimizer, [lambda e: 1.0, lambda e: 0.5])
+    with pytest.raises(TypeError, match="lr_lambda should be a function"):
+        minicnn.optim.lr_scheduler.MultiplicativeLR(optimizer, 0.5)
+    with pytest.raises(ValueError, match="Starting multiplicative factor"):
+        minicnn.optim.lr_scheduler.LinearLR(optimizer, start_factor=0)
+    with pytest.raises(ValueError, match="Ending multiplicative factor"):
+        minicnn.optim.lr_scheduler.LinearLR(optimizer, end_factor=1.5)
+
+
+def test_lambda_scheduler_state_dict_leaves_out_the_functions():
+    """As PyTorch: a lambda is code, not state; the saved dict (safetensors-storable) keeps None in its place."""
+    optimizer = minicnn.optim.SGD([minicnn.tensor([1.0], requires_grad=True)], lr=0.1)
+    scheduler = minicnn.optim.lr_scheduler.LambdaLR(optimizer, lambda epoch: 0.5**epoch)
+    for _ in range(3):
+        optimizer.step()
+        scheduler.step()
+    state = scheduler.state_dict()
+    assert state["lr_lambdas"] == [None] and state["last_epoch"] == 3
+    resumed = minicnn.optim.lr_scheduler.LambdaLR(optimizer, lambda epoch: 0.5**epoch)
+    resumed.load_state_dict(state)
+    resumed.step()
+    assert optimizer.param_groups[0]["lr"] == pytest.approx(0.1 * 0.5**4)
+
+
+def test_adagrad_state_exists_from_the_start_as_in_pytorch():
+    torch = require_torch()
+    states = []
+    for library in (minicnn, torch):
+        param = library.tensor([1.0, 2.0], requires_grad=True)
+        states.append(library.optim.Adagrad([param], initial_accumulator_value=0.25).state_dict())
+    ours, theirs = states
+    assert list(ours["state"][0]) == list(theirs["state"][0]) == ["step", "sum"]
+    assert ours["state"][0]["sum"].tolist() == theirs["state"][0]["sum"].tolist() == [0.25, 0.25]
+    assert sorted(ours["param_groups"][0]) == sorted(theirs["param_groups"][0])
 
 
 def test_one_cycle_state_dict_is_plain_data():

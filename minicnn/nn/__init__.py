@@ -1,17 +1,21 @@
-"""``minicnn.nn``: Module, Parameter, containers, layers, losses, init and the functional interface."""
+"""``minicnn.nn``: Module, Parameter, containers, layers, losses, init, utils and the functional interface."""
 
-from . import functional, init
+from . import functional, init, utils
 from .layers import (
     AdaptiveAvgPool2d,
     AdaptiveMaxPool2d,
     AvgPool2d,
     BatchNorm1d,
     BatchNorm2d,
+    BCELoss,
+    BCEWithLogitsLoss,
     Conv2d,
     CrossEntropyLoss,
     Dropout,
+    Dropout2d,
     Flatten,
     Identity,
+    L1Loss,
     LeakyReLU,
     Linear,
     LogSoftmax,
@@ -31,11 +35,15 @@ __all__ = [
     "AvgPool2d",
     "BatchNorm1d",
     "BatchNorm2d",
+    "BCELoss",
+    "BCEWithLogitsLoss",
     "Conv2d",
     "CrossEntropyLoss",
     "Dropout",
+    "Dropout2d",
     "Flatten",
     "Identity",
+    "L1Loss",
     "LeakyReLU",
     "Linear",
     "LogSoftmax",
@@ -53,4 +61,5 @@ __all__ = [
     "Tanh",
     "functional",
     "init",
+    "utils",
 ]

@@ -477,6 +477,17 @@ class Dropout(Module):
         return f"p={self.p}, inplace={self.inplace}"
 
 
+class Dropout2d(Dropout):
+    """Zero whole channels of (N, C, H, W) with probability p in training, scaling the kept ones by 1/(1-p).
+
+    Neighbouring pixels of a feature map are strongly correlated, so dropping single pixels barely
+    regularises a conv layer; dropping the whole map does. Identity in eval mode.
+    """
+
+    def forward(self, x):
+        return F.dropout2d(x, self.p, self.training)
+
+
 # ---------------------------------------------------------------- losses
 
 
@@ -524,6 +535,47 @@ class NLLLoss(Module):
 
     def forward(self, input, target):
         return F.nll_loss(input, target, weight=self.weight, ignore_index=self.ignore_index, reduction=self.reduction)
+
+
+class L1Loss(Module):
+    """Mean absolute error."""
+
+    def __init__(self, size_average=None, reduce=None, reduction: str = "mean"):
+        super().__init__()
+        _check_reduction("L1Loss", reduction)
+        self.reduction = reduction
+
+    def forward(self, input, target):
+        return F.l1_loss(input, target, reduction=self.reduction)
+
+
+class BCELoss(Module):
+    """Binary cross-entropy of probabilities (after a sigmoid) against targets in [0, 1]."""
+
+    def __init__(self, weight=None, size_average=None, reduce=None, reduction: str = "mean"):
+        super().__init__()
+        _check_reduction("BCELoss", reduction)
+        self.register_buffer("weight", weight)
+        self.reduction = reduction
+
+    def forward(self, input, target):
+        return F.binary_cross_entropy(input, target, weight=self.weight, reduction=self.reduction)
+
+
+class BCEWithLogitsLoss(Module):
+    """Binary cross-entropy of ``sigmoid(logits)``, computed stably from the logits."""
+
+    def __init__(self, weight=None, size_average=None, reduce=None, reduction: str = "mean", pos_weight=None):
+        super().__init__()
+        _check_reduction("BCEWithLogitsLoss", reduction)
+        self.register_buffer("weight", weight)
+        self.register_buffer("pos_weight", pos_weight)
+        self.reduction = reduction
+
+    def forward(self, input, target):
+        return F.binary_cross_entropy_with_logits(
+            input, target, weight=self.weight, reduction=self.reduction, pos_weight=self.pos_weight
+        )
 
 
 class MSELoss(Module):

@@ -94,6 +94,75 @@ class CosineAnnealingLR(LRScheduler):
         return [self.eta_min + (base - self.eta_min) * cosine for base in self.base_lrs]
 
 
+def _lr_lambdas(optimizer, lr_lambda, scheduler: str) -> list:
+    """One function per parameter group: a single function is shared by all groups."""
+    if not isinstance(optimizer, Optimizer):
+        raise TypeError(f"{type(optimizer).__name__} is not an Optimizer")
+    groups = optimizer.param_groups
+    functions = list(lr_lambda) if isinstance(lr_lambda, (list, tuple)) else [lr_lambda] * len(groups)
+    if len(functions) != len(groups):
+        raise ValueError(f"Expected {len(groups)} lr_lambdas, but got {len(functions)}")
+    for function in functions:
+        if not callable(function):
+            raise TypeError(f"{scheduler}: lr_lambda should be a function, got {type(function).__name__}")
+    return functions
+
+
+class _LambdaScheduler(LRScheduler):
+    """Shared by LambdaLR and MultiplicativeLR: the functions are not saved in ``state_dict`` (as PyTorch)."""
+
+    def __init__(self, optimizer, lr_lambda, last_epoch: int = -1):
+        self.lr_lambdas = _lr_lambdas(optimizer, lr_lambda, type(self).__name__)
+        super().__init__(optimizer, last_epoch)
+
+    def state_dict(self) -> dict:
+        state = {key: value for key, value in self.__dict__.items() if key not in ("optimizer", "lr_lambdas")}
+        state["lr_lambdas"] = [None] * len(self.lr_lambdas)  # code is not data: keep the functions you passed
+        return state
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        self.__dict__.update({key: value for key, value in state_dict.items() if key != "lr_lambdas"})
+
+
+class LambdaLR(_LambdaScheduler):
+    """lr = base_lr * lr_lambda(epoch), e.g. ``LambdaLR(optimizer, lambda epoch: 0.95 ** epoch)``."""
+
+    def get_lr(self):
+        return [base * function(self.last_epoch) for base, function in zip(self.base_lrs, self.lr_lambdas)]
+
+
+class MultiplicativeLR(_LambdaScheduler):
+    """lr = previous lr * lr_lambda(epoch), from the first ``step()`` on."""
+
+    def get_lr(self):
+        groups = self.optimizer.param_groups
+        if self.last_epoch <= 0:
+            return [group["lr"] for group in groups]
+        return [group["lr"] * function(self.last_epoch) for group, function in zip(groups, self.lr_lambdas)]
+
+
+class LinearLR(LRScheduler):
+    """Warm-up: the factor on base_lr goes linearly from start_factor to end_factor over total_iters steps.
+
+    lr = base_lr * (start_factor + (end_factor - start_factor) * min(epoch, total_iters) / total_iters).
+    """
+
+    def __init__(
+        self, optimizer, start_factor: float = 1.0 / 3, end_factor: float = 1.0, total_iters: int = 5, last_epoch=-1
+    ):
+        if start_factor > 1.0 or start_factor <= 0:
+            raise ValueError("Starting multiplicative factor expected to be greater than 0 and less or equal to 1.")
+        if end_factor > 1.0 or end_factor < 0:
+            raise ValueError("Ending multiplicative factor expected to be between 0 and 1.")
+        self.start_factor, self.end_factor, self.total_iters = start_factor, end_factor, total_iters
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self):
+        progress = min(self.last_epoch, self.total_iters) / self.total_iters
+        factor = self.start_factor + (self.end_factor - self.start_factor) * progress
+        return [base * factor for base in self.base_lrs]
+
+
 class OneCycleLR(LRScheduler):
     """Warm up from max_lr/div_factor to max_lr, then anneal to max_lr/(div_factor*final_div_factor); per batch.
 

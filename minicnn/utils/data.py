@@ -41,6 +41,21 @@ class Generator:
         return self._rng.permutation(n)
 
 
+def _is_torch_generator(generator) -> bool:
+    return hasattr(generator, "initial_seed") and not isinstance(generator, Generator)
+
+
+def _draw_torch_base_seed(generator) -> None:
+    """Consume what PyTorch's DataLoader takes from its generator at the start of each epoch.
+
+    PyTorch draws one int64 "base seed" (for worker processes) from ``generator`` before the shuffled
+    order; drawing it too keeps the orders identical when both libraries get equally seeded generators.
+    """
+    import torch
+
+    torch.empty((), dtype=torch.int64).random_(generator=generator)
+
+
 def _permutation(n: int, generator) -> np.ndarray:
     """A random order of range(n) from ``generator`` or, without one, from ``minicnn.manual_seed``'s stream."""
     if generator is None:
@@ -49,7 +64,7 @@ def _permutation(n: int, generator) -> np.ndarray:
         return generator.permutation(n)
     if isinstance(generator, Generator):
         return generator.permutation(n)
-    if hasattr(generator, "initial_seed"):  # a torch.Generator (so torch is installed): draw from it
+    if _is_torch_generator(generator):  # a torch.Generator (so torch is installed): draw from it
         import torch
 
         return torch.randperm(n, generator=generator).numpy()
@@ -232,15 +247,31 @@ class DataLoader:
         step = self.batch_size
         for start in range(0, len(order), step):
             batch = order[start : start + step]
-            if len(batch) < step and self.drop_last:
+            if len(batch) < step:
+                self._sampler_ran_dry()
+                if self.drop_last:
+                    return
+                yield batch
                 return
             yield batch
+        self._sampler_ran_dry()
+
+    def _sampler_ran_dry(self) -> None:
+        """Mirror PyTorch's RandomSampler, which draws one more (unused) permutation when it runs out.
+
+        Only matters with a ``torch.Generator``: then the next epoch's order matches PyTorch's too.
+        """
+        if self.shuffle and self.sampler is None and _is_torch_generator(self.generator):
+            _permutation(len(self.dataset), self.generator)
 
     def __iter__(self):
+        if _is_torch_generator(self.generator):
+            _draw_torch_base_seed(self.generator)
         if self.batch_size is None:
             for index in self._order():
                 sample = self.dataset[index]
                 yield self.collate_fn(sample) if self.collate_fn else sample
+            self._sampler_ran_dry()
             return
         fast = isinstance(self.dataset, TensorDataset) and self.collate_fn is None
         for indices in self._batches_of_indices():

@@ -1,4 +1,5 @@
-"""``minicnn.vision.datasets``: MNIST and Fashion-MNIST from their IDX files, shaped like ``torchvision.datasets``.
+"""``minicnn.vision.datasets``: MNIST and Fashion-MNIST from their IDX files, shaped like ``torchvision.datasets``;
+CIFAR-10 from its binary batch files (see :class:`CIFAR10`).
 
 Where the files are looked for, in this order (each gzipped ``*.gz`` or already extracted):
 
@@ -33,6 +34,7 @@ import os
 import struct
 import tempfile
 import urllib.request
+import warnings
 import zlib
 from importlib import resources
 
@@ -42,7 +44,7 @@ from ..autograd import Tensor
 from ..utils.data import Dataset, TensorDataset
 from .transforms import Normalize
 
-__all__ = ["DatasetError", "DownloadError", "FashionMNIST", "MNIST", "read_idx"]
+__all__ = ["CIFAR10", "DatasetError", "DownloadError", "FashionMNIST", "MNIST", "read_idx"]
 
 
 class DatasetError(ValueError):
@@ -305,6 +307,27 @@ class MNIST(Dataset):
             f"{type(self).__name__}: could not download {filename} from any mirror:\n" + "\n".join(failures)
         )
 
+    # torchvision's old names (2019 and earlier tutorials use them), kept with its deprecation warning
+    @property
+    def train_data(self):
+        warnings.warn("train_data has been renamed data", UserWarning, stacklevel=2)
+        return self.data
+
+    @property
+    def test_data(self):
+        warnings.warn("test_data has been renamed data", UserWarning, stacklevel=2)
+        return self.data
+
+    @property
+    def train_labels(self):
+        warnings.warn("train_labels has been renamed targets", UserWarning, stacklevel=2)
+        return self.targets
+
+    @property
+    def test_labels(self):
+        warnings.warn("test_labels has been renamed targets", UserWarning, stacklevel=2)
+        return self.targets
+
     # ------------------------------------------------------------ the Dataset protocol
     def __len__(self) -> int:
         return len(_array(self.data))
@@ -380,6 +403,178 @@ class FashionMNIST(MNIST):
     ]
     sample_file = None
     classes = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
+
+
+class CIFAR10(Dataset):
+    """CIFAR-10 (Krizhevsky, 2009): 50,000 training and 10,000 test colour images, 32x32, in 10 classes.
+
+    Read from the *binary* version of the dataset, ``root/cifar-10-batches-bin/``: ``data_batch_1.bin`` ..
+    ``data_batch_5.bin`` (train) and ``test_batch.bin`` (test). Each file is a run of 3,073-byte records: one
+    label byte (0..9), then 1,024 red, 1,024 green and 1,024 blue pixel bytes, each plane row by row.
+    torchvision keeps the *Python* version instead (``cifar-10-batches-py/``, pickled batches); minicnn never
+    unpickles a file, so ``download=True`` fetches the binary version (162 MB), checked by its published MD5.
+
+    Args:
+        root: the folder holding ``cifar-10-batches-bin/`` (torchvision's ``root`` works: both live side by side).
+        train: the training split (True) or the test split (False).
+        transform: applied to each image, e.g. ``transforms.ToTensor()``.
+        target_transform: applied to each label.
+        download: fetch and unpack the archive into ``root`` if the batch files are missing.
+
+    Attributes:
+        data: uint8 NumPy array (N, 32, 32, 3), channels last, as torchvision's. targets: list of ints.
+        classes: the class names.
+
+    A sample is ``(image, target)``: a (32, 32, 3) uint8 array (``ToTensor()`` makes it a float32 (3, 32, 32)
+    tensor in [0, 1]) and an int.
+    """
+
+    base_folder = "cifar-10-batches-bin"
+    mirrors = ["https://www.cs.toronto.edu/~kriz/"]
+    archive = ("cifar-10-binary.tar.gz", "c32a1d4ab5d03f1284b67883e8d87530")  # (file name, published MD5)
+    train_list = [f"data_batch_{i}.bin" for i in range(1, 6)]
+    test_list = ["test_batch.bin"]
+    timeout = 60.0
+    classes = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
+    _RECORD = 1 + 3 * 32 * 32  # label byte + three 32x32 colour planes
+
+    def __init__(
+        self,
+        root: str | os.PathLike,
+        train: bool = True,
+        transform=None,
+        target_transform=None,
+        download: bool = False,
+    ):
+        if root is None:
+            raise ValueError(f"{type(self).__name__}: root is required")
+        self.root = os.path.expanduser(os.fspath(root))
+        self.train, self.transform, self.target_transform = bool(train), transform, target_transform
+        if download:
+            self.download()
+        images, labels = [], []
+        for name in self.train_list if self.train else self.test_list:
+            batch_images, batch_labels = self._read_batch(self._path(name))
+            images.append(batch_images)
+            labels.append(batch_labels)
+        self.data = np.concatenate(images)
+        self.targets = np.concatenate(labels).astype(np.int64).tolist()
+
+    @property
+    def class_to_idx(self) -> dict:
+        return {name: index for index, name in enumerate(self.classes)}
+
+    def _path(self, name: str) -> str:
+        path = os.path.join(self.root, self.base_folder, name)
+        if os.path.isfile(path):
+            return path
+        pickled = os.path.isdir(os.path.join(self.root, self.base_folder.replace("-bin", "-py")))
+        why = (
+            f" (the folder {self.base_folder.replace('-bin', '-py')} there is torchvision's pickled copy, which "
+            "minicnn does not read: unpickling runs code)"
+            if pickled
+            else ""
+        )
+        raise FileNotFoundError(
+            f"{type(self).__name__}: dataset not found: no {name} in {os.path.dirname(path)}{why}. Use download=True "
+            f"to fetch the binary version ({self.mirrors[0]}{self.archive[0]})"
+        )
+
+    def _read_batch(self, path: str) -> tuple[np.ndarray, np.ndarray]:
+        """One batch file as (N, 32, 32, 3) uint8 images and (N,) labels, checked record by record."""
+        raw = np.fromfile(path, dtype=np.uint8)
+        if raw.size == 0 or raw.size % self._RECORD:
+            raise DatasetError(
+                f"{path}: expected whole {self._RECORD}-byte records (1 label + 3x32x32 pixels); the file holds "
+                f"{raw.size} bytes"
+            )
+        records = raw.reshape(-1, self._RECORD)
+        labels = records[:, 0]
+        if labels.max() >= len(self.classes):
+            raise DatasetError(f"{path}: expected labels 0..{len(self.classes) - 1}, found {labels.max()}")
+        # planes (N, 3, 32, 32) -> channels last (N, 32, 32, 3), as torchvision's .data
+        images = records[:, 1:].reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
+        return np.ascontiguousarray(images), labels
+
+    def download(self) -> None:
+        """Fetch the archive (MD5-checked, atomically) and unpack the batch files that are missing."""
+        needed = self.train_list + self.test_list
+        folder = os.path.join(self.root, self.base_folder)
+        if all(os.path.isfile(os.path.join(folder, name)) for name in needed):
+            return
+        os.makedirs(folder, exist_ok=True)
+        filename, md5 = self.archive
+        target = os.path.join(self.root, filename)
+        if not (os.path.isfile(target) and _md5_of_file(target) == md5):
+            failures = []
+            for mirror in self.mirrors:
+                url = mirror.rstrip("/") + "/" + filename
+                print(f"Downloading {url} to {target}")
+                try:
+                    _fetch(url, target, md5, self.timeout)
+                    break
+                except Exception as error:  # any failure: try the next mirror
+                    failures.append(f"  {url}: {type(error).__name__}: {error}")
+            else:
+                raise DownloadError(
+                    f"{type(self).__name__}: could not download {filename} from any mirror:\n" + "\n".join(failures)
+                )
+        _extract_members(target, self.base_folder, needed + ["batches.meta.txt"], folder)
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def __getitem__(self, index: int):
+        image, target = np.array(self.data[index]), int(self.targets[index])
+        if self.transform is not None:
+            image = self.transform(image)
+        if self.target_transform is not None:
+            target = self.target_transform(target)
+        return image, target
+
+    def to_tensor_dataset(self, normalize=None, device=None) -> TensorDataset:
+        """All samples at once: images float32 (N, 3, 32, 32) in [0, 1] (optionally normalised), labels int64."""
+        batch = self.data.transpose(0, 3, 1, 2).astype(np.float32)
+        batch /= 255  # the same true division as ToTensor
+        if normalize is not None:
+            batch = (normalize if isinstance(normalize, Normalize) else Normalize(*normalize))(batch)
+        labels = np.asarray(self.targets, dtype=np.int64)
+        return TensorDataset(Tensor(batch, device=device), Tensor(labels, device=device))
+
+    def __repr__(self) -> str:
+        lines = [f"Dataset {type(self).__name__}", f"    Number of datapoints: {len(self)}"]
+        lines += [f"    Root location: {self.root}", f"    Split: {'Train' if self.train else 'Test'}"]
+        if self.transform is not None or self.target_transform is not None:
+            lines.append("    StandardTransform")  # torchvision's layout, character for character
+            for head, transform in (("Transform: ", self.transform), ("Target transform: ", self.target_transform)):
+                if transform is not None:
+                    first, *rest = repr(transform).splitlines()
+                    lines += [head + first] + [" " * len(head) + line for line in rest]
+        return "\n".join(lines)
+
+
+def _extract_members(archive: str, folder_in_archive: str, names: list, destination: str) -> None:
+    """Copy ``folder_in_archive/name`` for each name out of a .tar.gz into ``destination``, each atomically.
+
+    Only the named regular files are read, so a crafted archive cannot write anywhere else.
+    """
+    import tarfile
+
+    with tarfile.open(archive, "r:gz") as tar:
+        for name in names:
+            try:
+                member = tar.getmember(f"{folder_in_archive}/{name}")
+            except KeyError:
+                if name.endswith(".bin"):
+                    raise DatasetError(f"{archive}: the archive has no {folder_in_archive}/{name}") from None
+                continue
+            if not member.isfile():
+                raise DatasetError(f"{archive}: {member.name} is not a regular file")
+            handle, temporary = tempfile.mkstemp(dir=destination, prefix=f".{name}.", suffix=".part")
+            with os.fdopen(handle, "wb") as out, tar.extractfile(member) as source:
+                for chunk in iter(lambda: source.read(1 << 20), b""):
+                    out.write(chunk)
+            os.replace(temporary, os.path.join(destination, name))
 
 
 # ---------------------------------------------------------------- downloading one file

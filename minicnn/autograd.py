@@ -56,12 +56,22 @@ class _GradMode:
 
 
 class no_grad(_GradMode):
-    """Context manager and decorator that records no graph (evaluation, optimizer steps)."""
+    """Context manager and decorator that records no graph (evaluation, optimizer steps).
+
+    ``@no_grad()`` and bare ``@no_grad`` both work.
+    """
 
     mode = False
 
+    def __new__(cls, function=None):
+        instance = super().__new__(cls)
+        return instance(function) if callable(function) else instance  # bare decorator: wrap at once
 
-class enable_grad(_GradMode):
+    def __init__(self, function=None):
+        pass
+
+
+class enable_grad(no_grad):
     """Context manager and decorator that records the graph even inside ``no_grad``."""
 
     mode = True
@@ -147,11 +157,19 @@ class Tensor:
 
     __array_ufunc__ = None  # make ``numpy_array * tensor`` call our ``__rmul__`` instead of NumPy's
 
-    def __init__(self, data, dtype=None, requires_grad: bool = False, device=None):
+    def __init__(self, *data, dtype=None, requires_grad: bool = False, device=None):
+        # PyTorch's constructor: Tensor(2, 3) is a new (2, 3) float32 tensor (zeros here), Tensor([1, 2]) float32
+        is_sizes = not data or all(isinstance(d, (int, np.integer)) and not isinstance(d, bool) for d in data)
+        if is_sizes:
+            data = np.zeros(tuple(int(d) for d in data) or (0,), dtype=as_dtype(dtype) or np.float32)
+        elif len(data) > 1:
+            raise TypeError(f"Tensor(): expected data or sizes, got {len(data)} arguments")
+        else:
+            data = data[0]
         if isinstance(data, Tensor):
             data = data.array
         if not _is_array(data):
-            data = _default_array(data, dtype)
+            data = _default_array(data, dtype or (np.float32 if not isinstance(data, np.generic) else None))
         elif dtype is not None:
             data = data.astype(as_dtype(dtype), copy=False)
         if device is not None:
@@ -720,6 +738,66 @@ class Tensor:
 
     def expand_as(self, other):
         return ops.shape.expand(self, other.shape)
+
+    def gather(self, dim: int, index):
+        return ops.shape.gather(self, dim, index)
+
+    def topk(self, k: int, dim: int = -1, largest: bool = True, sorted: bool = True):
+        """The k largest (or smallest) values along ``dim`` and their indices; gradients flow to the values."""
+        dim = _normalize_dim(dim, self.ndim, "topk")
+        if not 0 <= k <= self.shape[dim]:
+            raise ValueError(f"topk: k={k} is out of range for dimension {dim} of size {self.shape[dim]}")
+        xp = get_array_module(self.array)
+        order = xp.argsort(-self.array if largest else self.array, axis=dim, kind="stable")
+        indices = Tensor(xp.take(order, xp.arange(k), axis=dim).astype(xp.int64))
+        return MaxResult(self.gather(dim, indices), indices)  # argsort already gives sorted order
+
+    def masked_fill(self, mask, value):
+        """A copy with ``value`` where ``mask`` is True (gradients flow where it is False)."""
+        return ops.elementwise.where(mask if isinstance(mask, Tensor) else Tensor(mask), value, self)
+
+    def repeat(self, *sizes):
+        """Tile the tensor ``sizes[i]`` times along each dim (as ``torch.Tensor.repeat``)."""
+        sizes = tuple(sizes[0]) if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)) else sizes
+        if len(sizes) < self.ndim:
+            raise ValueError(f"repeat: give at least {self.ndim} sizes for shape {self.shape}, got {sizes}")
+        x = self.reshape((1,) * (len(sizes) - self.ndim) + self.shape)
+        # expand a new axis before each dim, then merge: (a, b) -> (r0, a, r1, b) -> (r0*a, r1*b)
+        expanded_shape, merged_shape = [], []
+        for repeat, size in zip(sizes, x.shape):
+            expanded_shape += [repeat, size]
+            merged_shape.append(repeat * size)
+        interleaved = x.reshape([d for size in x.shape for d in (1, size)])
+        return interleaved.expand(*expanded_shape).contiguous().reshape(merged_shape)
+
+    def new_zeros(self, *size, dtype=None):
+        return Tensor(
+            get_array_module(self.array).zeros(
+                ops.shape._shape_argument(size, "new_zeros"), dtype=as_dtype(dtype) or self.dtype
+            )
+        )
+
+    def new_ones(self, *size, dtype=None):
+        return Tensor(
+            get_array_module(self.array).ones(
+                ops.shape._shape_argument(size, "new_ones"), dtype=as_dtype(dtype) or self.dtype
+            )
+        )
+
+    def split(self, split_size, dim: int = 0):
+        from .utils.compat import split
+
+        return split(self, split_size, dim)
+
+    def chunk(self, chunks: int, dim: int = 0):
+        from .utils.compat import chunk
+
+        return chunk(self, chunks, dim)
+
+    def norm(self, p="fro", dim=None, keepdim: bool = False):
+        from .utils.compat import norm
+
+        return norm(self, p, dim, keepdim)
 
     def __getitem__(self, index):
         return ops.shape.getitem(self, index)

@@ -226,3 +226,35 @@ def test_top_level_functions():
     np.testing.assert_allclose(minicnn.exp(x).numpy(), np.exp(x.numpy()), rtol=1e-6)
     np.testing.assert_allclose(minicnn.log(x).numpy(), np.log(x.numpy()), rtol=1e-6)
     assert minicnn.float32 == np.float32 and minicnn.long == np.int64 and minicnn.bool == np.bool_
+
+
+def test_tensor_constructor_follows_torch_tensor():
+    assert minicnn.Tensor([1, 2]).dtype == minicnn.float32 and minicnn.Tensor(2, 3).shape == (2, 3)
+    assert minicnn.Tensor().shape == (0,) and minicnn.Tensor(np.arange(3)).dtype == np.int64
+
+    @minicnn.no_grad
+    def doubled(t):
+        return t * 2
+
+    assert not doubled(minicnn.ones(2, requires_grad=True)).requires_grad and minicnn.is_grad_enabled()
+
+
+def test_topk_gather_repeat_masked_fill_match_torch():
+    torch = require_torch()
+    from tests.helpers import compare_with_torch, gradcheck
+
+    x = np.random.default_rng(0).permutation(24).reshape(4, 6).astype(np.float32)
+    compare_with_torch(lambda t: t.topk(3, 1)[0], lambda t: t.topk(3, 1)[0], [x])
+    compare_with_torch(lambda t: t.topk(2, 0, largest=False)[0], lambda t: t.topk(2, 0, largest=False)[0], [x])
+    assert (minicnn.tensor(x).topk(3, 1)[1].numpy() == torch.tensor(x).topk(3, 1)[1].numpy()).all()
+    index = np.array([[0, 0, 5], [1, 2, 3], [4, 4, 4], [5, 0, 1]])
+    compare_with_torch(lambda t: t.gather(1, minicnn.tensor(index)), lambda t: t.gather(1, torch.tensor(index)), [x])
+    assert gradcheck(lambda t: t.gather(1, minicnn.tensor(index)), [x.astype(np.float64)])
+    compare_with_torch(lambda t: t.repeat(2, 3), lambda t: t.repeat(2, 3), [x])
+    compare_with_torch(
+        lambda t: t.masked_fill(minicnn.tensor(x > 10), -1.0), lambda t: t.masked_fill(torch.tensor(x > 10), -1.0), [x]
+    )
+    with pytest.raises(ValueError, match="topk: k=7"):
+        minicnn.tensor(x).topk(7, 1)
+    with pytest.raises(ValueError, match="gather: index"):
+        minicnn.tensor(x).gather(1, minicnn.tensor([0, 1]))

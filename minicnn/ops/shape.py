@@ -96,6 +96,30 @@ class SetItem(Function):
         return grad_x, grad_value
 
 
+class Gather(Function):
+    """``out[..., j, ...] = x[..., index[..., j, ...], ...]`` along ``dim`` (``torch.gather``)."""
+
+    @staticmethod
+    def forward(ctx, x, index, dim=0):
+        ctx.input_shape, ctx.dim = x.shape, dim
+        ctx.save_for_backward(index)
+        return get_array_module(x).take_along_axis(x, index, axis=dim)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (index,) = ctx.saved_tensors
+        xp = get_array_module(grad)
+        grad_x = xp.zeros(ctx.input_shape, dtype=grad.dtype)
+        # full coordinates of every gathered element: the index along dim, the position along the others
+        coordinates = [
+            xp.arange(size).reshape([-1 if a == axis else 1 for a in range(index.ndim)])
+            for axis, size in enumerate(index.shape)
+        ]
+        coordinates[ctx.dim] = index
+        backend.scatter_add(grad_x, tuple(coordinates), grad)  # an index may repeat: gradients add
+        return grad_x, None
+
+
 class Cat(Function):
     @staticmethod
     def forward(ctx, *arrays, dim=0):
@@ -286,6 +310,14 @@ def getitem(x, index):
         return GetItem.apply(x, index=index)
     except IndexError as error:
         raise IndexError(f"index {index!r} is out of range for a tensor of shape {x.shape}: {error}") from None
+
+
+def gather(x, dim, index):
+    dim = _normalize_dim(dim, x.ndim, "gather")
+    index = index if isinstance(index, Tensor) else Tensor(index)
+    if index.dtype.kind not in "iu" or index.ndim != x.ndim:
+        raise ValueError(f"gather: index must be an integer tensor with {x.ndim} dims, got {index.dtype} {index.shape}")
+    return Gather.apply(x, index.array, dim=dim)
 
 
 def setitem(x, index, value):

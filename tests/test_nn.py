@@ -479,3 +479,18 @@ def test_reassigned_parameter_keeps_its_place_and_load_copies_in_place():
     view = fc.weight.data
     fc.load_state_dict({"weight": np.ones((2, 3), dtype=np.float32), "bias": np.zeros(2, dtype=np.float32)})
     assert (view.numpy() == 1).all()  # .data shares memory with the parameter, as in PyTorch
+
+
+def test_loss_layers_honour_the_legacy_reduction_flags_like_torch():
+    torch = require_torch()
+    x = np.random.default_rng(0).standard_normal((4, 3)).astype(np.float32)
+    y = np.array([0, 1, 2, 0])
+    for kwargs in (dict(size_average=False), dict(reduce=False)):
+        with pytest.warns(UserWarning):
+            ours = nn.CrossEntropyLoss(**kwargs)(minicnn.tensor(x), minicnn.tensor(y))
+        theirs = torch.nn.CrossEntropyLoss(**kwargs)(torch.tensor(x), torch.tensor(y))
+        assert_close(ours, theirs, atol=1e-6)
+        with pytest.warns(UserWarning):
+            ours = nn.MSELoss(**kwargs)(minicnn.tensor(x), minicnn.zeros(4, 3))
+        assert_close(ours, torch.nn.MSELoss(**kwargs)(torch.tensor(x), torch.zeros(4, 3)), atol=1e-6)
+    assert nn.Conv2d(1, 2, 3, bias=0).bias is None and "bias" in dict(nn.Conv2d(1, 2, 3, bias=0)._parameters)

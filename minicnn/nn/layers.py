@@ -13,6 +13,7 @@ import numpy as np
 
 from .. import creation
 from ..autograd import Tensor
+from ..ops.loss import _reduction_mode
 from . import functional as F
 from . import init
 from .module import Module, Parameter
@@ -110,9 +111,7 @@ class Conv2d(Module):
             raise ValueError(f"Conv2d: padding must be non-negative, got {self.padding}")
         dtype = dtype or np.float32
         self.weight = Parameter(creation.empty(out_channels, in_channels // groups, *self.kernel_size, dtype=dtype))
-        self.bias = Parameter(creation.empty(out_channels, dtype=dtype)) if bias else None
-        if bias is False:
-            self.register_parameter("bias", None)
+        self.register_parameter("bias", Parameter(creation.empty(out_channels, dtype=dtype)) if bias else None)
         self.reset_parameters()
         if device is not None:
             self.to(device)
@@ -496,7 +495,25 @@ def _check_reduction(layer, reduction):
         raise ValueError(f"{layer}: reduction must be 'none', 'mean' or 'sum', got {reduction!r}")
 
 
-class CrossEntropyLoss(Module):
+class _Loss(Module):
+    """What every loss layer shares: ``reduction`` (and PyTorch's old ``size_average``/``reduce`` flags)."""
+
+    def __init__(self, size_average=None, reduce=None, reduction: str = "mean"):
+        super().__init__()
+        reduction = _reduction_mode(type(self).__name__, size_average, reduce, reduction)
+        _check_reduction(type(self).__name__, reduction)
+        self.reduction = reduction
+
+
+class _WeightedLoss(_Loss):
+    """A loss with an optional per-class ``weight``, kept as a buffer (so it moves with ``.to()``)."""
+
+    def __init__(self, weight=None, size_average=None, reduce=None, reduction: str = "mean"):
+        super().__init__(size_average, reduce, reduction)
+        self.register_buffer("weight", weight)
+
+
+class CrossEntropyLoss(_WeightedLoss):
     """Cross-entropy of logits against class indices (or probabilities), via a stable log-softmax."""
 
     def __init__(
@@ -508,10 +525,8 @@ class CrossEntropyLoss(Module):
         reduction: str = "mean",
         label_smoothing: float = 0.0,
     ):
-        super().__init__()
-        _check_reduction("CrossEntropyLoss", reduction)
-        self.register_buffer("weight", weight)
-        self.ignore_index, self.reduction, self.label_smoothing = ignore_index, reduction, label_smoothing
+        super().__init__(weight, size_average, reduce, reduction)
+        self.ignore_index, self.label_smoothing = ignore_index, label_smoothing
 
     def forward(self, input, target):
         return F.cross_entropy(
@@ -524,53 +539,37 @@ class CrossEntropyLoss(Module):
         )
 
 
-class NLLLoss(Module):
+class NLLLoss(_WeightedLoss):
     """Negative log-likelihood of log-probabilities against class indices."""
 
     def __init__(self, weight=None, size_average=None, ignore_index: int = -100, reduce=None, reduction: str = "mean"):
-        super().__init__()
-        _check_reduction("NLLLoss", reduction)
-        self.register_buffer("weight", weight)
-        self.ignore_index, self.reduction = ignore_index, reduction
+        super().__init__(weight, size_average, reduce, reduction)
+        self.ignore_index = ignore_index
 
     def forward(self, input, target):
         return F.nll_loss(input, target, weight=self.weight, ignore_index=self.ignore_index, reduction=self.reduction)
 
 
-class L1Loss(Module):
+class L1Loss(_Loss):
     """Mean absolute error."""
-
-    def __init__(self, size_average=None, reduce=None, reduction: str = "mean"):
-        super().__init__()
-        _check_reduction("L1Loss", reduction)
-        self.reduction = reduction
 
     def forward(self, input, target):
         return F.l1_loss(input, target, reduction=self.reduction)
 
 
-class BCELoss(Module):
+class BCELoss(_WeightedLoss):
     """Binary cross-entropy of probabilities (after a sigmoid) against targets in [0, 1]."""
-
-    def __init__(self, weight=None, size_average=None, reduce=None, reduction: str = "mean"):
-        super().__init__()
-        _check_reduction("BCELoss", reduction)
-        self.register_buffer("weight", weight)
-        self.reduction = reduction
 
     def forward(self, input, target):
         return F.binary_cross_entropy(input, target, weight=self.weight, reduction=self.reduction)
 
 
-class BCEWithLogitsLoss(Module):
+class BCEWithLogitsLoss(_WeightedLoss):
     """Binary cross-entropy of ``sigmoid(logits)``, computed stably from the logits."""
 
     def __init__(self, weight=None, size_average=None, reduce=None, reduction: str = "mean", pos_weight=None):
-        super().__init__()
-        _check_reduction("BCEWithLogitsLoss", reduction)
-        self.register_buffer("weight", weight)
+        super().__init__(weight, size_average, reduce, reduction)
         self.register_buffer("pos_weight", pos_weight)
-        self.reduction = reduction
 
     def forward(self, input, target):
         return F.binary_cross_entropy_with_logits(
@@ -578,13 +577,8 @@ class BCEWithLogitsLoss(Module):
         )
 
 
-class MSELoss(Module):
+class MSELoss(_Loss):
     """Mean squared error."""
-
-    def __init__(self, size_average=None, reduce=None, reduction: str = "mean"):
-        super().__init__()
-        _check_reduction("MSELoss", reduction)
-        self.reduction = reduction
 
     def forward(self, input, target):
         return F.mse_loss(input, target, reduction=self.reduction)

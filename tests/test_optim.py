@@ -217,3 +217,30 @@ def test_one_cycle_state_dict_is_plain_data():
     scheduler = minicnn.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=1.0, total_steps=10)
     state = scheduler.state_dict()
     assert not any(callable(value) for value in state.values())
+
+
+def test_chained_schedulers_and_manual_lr_changes_match_torch():
+    torch = require_torch()
+
+    def run(library, manual_change):
+        optimizer = library.optim.SGD([library.tensor([1.0], requires_grad=True)], lr=1.0)
+        schedulers = library.optim.lr_scheduler
+        chain = [
+            schedulers.LinearLR(optimizer, start_factor=0.25, total_iters=4),
+            schedulers.ExponentialLR(optimizer, 0.5),
+            schedulers.StepLR(optimizer, 3, 0.3),
+            schedulers.CosineAnnealingLR(optimizer, T_max=4),
+            schedulers.MultiStepLR(optimizer, [2, 5]),
+        ]
+        history = []
+        for epoch in range(12):
+            optimizer.step()
+            for scheduler in chain:
+                scheduler.step()
+            if manual_change and epoch == 2:
+                optimizer.param_groups[0]["lr"] = 0.5
+            history.append(optimizer.param_groups[0]["lr"])
+        return history
+
+    for manual_change in (False, True):
+        np.testing.assert_allclose(run(minicnn, manual_change), run(torch, manual_change), rtol=1e-9, atol=1e-15)

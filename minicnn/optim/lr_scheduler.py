@@ -23,11 +23,20 @@ class LRScheduler:
         self.step()
 
     def get_lr(self) -> list:
+        """The lrs for ``last_epoch``, computed from the groups' current lrs ("chainable", as PyTorch): so
+        two schedulers stepped together compose, and a manual change of ``group['lr']`` is kept."""
         raise NotImplementedError
+
+    def _closed_form(self) -> list:
+        """The lrs at ``last_epoch`` straight from ``base_lrs`` (used by ``step(epoch)``)."""
+        return self.get_lr()
+
+    def _lrs(self) -> list:
+        return [group["lr"] for group in self.optimizer.param_groups]
 
     def step(self, epoch=None):
         self.last_epoch = self.last_epoch + 1 if epoch is None else epoch
-        for group, lr in zip(self.optimizer.param_groups, self.get_lr()):
+        for group, lr in zip(self.optimizer.param_groups, self.get_lr() if epoch is None else self._closed_form()):
             group["lr"] = lr
         self._last_lr = [group["lr"] for group in self.optimizer.param_groups]
 
@@ -54,6 +63,11 @@ class StepLR(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self):
+        if self.last_epoch == 0 or self.last_epoch % self.step_size:
+            return self._lrs()
+        return [lr * self.gamma for lr in self._lrs()]
+
+    def _closed_form(self):
         return [base * self.gamma ** (self.last_epoch // self.step_size) for base in self.base_lrs]
 
 
@@ -65,6 +79,10 @@ class MultiStepLR(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self):
+        hits = self.milestones.count(self.last_epoch)  # a milestone listed twice decays twice
+        return [lr * self.gamma**hits for lr in self._lrs()]
+
+    def _closed_form(self):
         passed = sum(1 for milestone in self.milestones if milestone <= self.last_epoch)
         return [base * self.gamma**passed for base in self.base_lrs]
 
@@ -77,6 +95,11 @@ class ExponentialLR(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self):
+        if self.last_epoch == 0:
+            return self._lrs()
+        return [lr * self.gamma for lr in self._lrs()]
+
+    def _closed_form(self):
         return [base * self.gamma**self.last_epoch for base in self.base_lrs]
 
 
@@ -90,6 +113,19 @@ class CosineAnnealingLR(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self):
+        # PyTorch's recursive form: each step scales the distance to eta_min by the ratio of two cosines
+        epoch, T_max, eta_min = self.last_epoch, self.T_max, self.eta_min
+        if epoch == 0:
+            return self._lrs()
+        if (epoch - 1 - T_max) % (2 * T_max) == 0:  # past the trough the ratio is 0/0: step up explicitly
+            return [
+                lr + (base - eta_min) * (1 - math.cos(math.pi / T_max)) / 2
+                for lr, base in zip(self._lrs(), self.base_lrs)
+            ]
+        ratio = (1 + math.cos(math.pi * epoch / T_max)) / (1 + math.cos(math.pi * (epoch - 1) / T_max))
+        return [eta_min + ratio * (lr - eta_min) for lr in self._lrs()]
+
+    def _closed_form(self):
         cosine = (1 + math.cos(math.pi * self.last_epoch / self.T_max)) / 2
         return [self.eta_min + (base - self.eta_min) * cosine for base in self.base_lrs]
 
@@ -158,6 +194,16 @@ class LinearLR(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self):
+        start, end, total = self.start_factor, self.end_factor, self.total_iters
+        if self.last_epoch == 0:
+            return [lr * start for lr in self._lrs()]
+        if self.last_epoch > total:
+            return self._lrs()
+        # the ratio of this step's factor to the previous one
+        step = 1 + (end - start) / (total * start + (self.last_epoch - 1) * (end - start))
+        return [lr * step for lr in self._lrs()]
+
+    def _closed_form(self):
         progress = min(self.last_epoch, self.total_iters) / self.total_iters
         factor = self.start_factor + (self.end_factor - self.start_factor) * progress
         return [base * factor for base in self.base_lrs]

@@ -32,6 +32,7 @@ import numpy as np
 
 from . import backend
 from .autograd import Tensor, no_grad
+from .creation import tensor
 from .ops.loss import cross_entropy
 from .optim.lr_scheduler import OneCycleLR, ReduceLROnPlateau
 from .serialization import load, save
@@ -134,7 +135,7 @@ def _as_tensor(value, device) -> Tensor:
     if not isinstance(value, Tensor):
         if hasattr(value, "detach") and hasattr(value, "numpy"):  # a PyTorch tensor, without importing torch
             value = value.detach().cpu().numpy()
-        value = Tensor(value)
+        value = tensor(value)  # lists of ints are int64 class indices, as with torch.tensor
     return value if value.device == device else value.to(device)
 
 

@@ -1,4 +1,4 @@
-"""2-D convolution: ``im2col``, ``col2im``, the ``Conv2d`` Function and the public ``conv2d``.
+"""2-D convolution: ``im2col``, ``col2im``, three equal convolution Functions and the public ``conv2d``.
 
 Notation, used in every shape below (as in DeZero's ``functions_conv.py``):
 
@@ -7,12 +7,16 @@ Notation, used in every shape below (as in DeZero's ``functions_conv.py``):
     KH, KW   kernel height and width    SH, SW     stride
     PH, PW   padding                    DH, DW     dilation (gap between kernel taps; 1 = none)
     OH, OW   output height and width:   OH = (H + 2*PH - DH*(KH - 1) - 1) // SH + 1   (OW alike)
+    Hp, Wp   padded height and width
 
 Convolution as one matrix product ("im2col"): copy every KH x KW window of the padded input into a
-column, so that the output is ``weight (G, O/G, C/G*KH*KW) @ columns (N, G, C/G*KH*KW, OH*OW)``. The
-columns are laid out (N, C, KH, KW, OH, OW): then the product comes out as (N, G, O/G, OH*OW), which *is*
-the NCHW output (N, O, OH, OW) without a transpose. The backward pass runs the same product transposed
-and ``col2im`` adds the columns back onto the pixels they were copied from.
+column, so that the output is ``weight (G, O/G, C/G*KH*KW) @ columns``. The backward pass runs the same
+product transposed, and ``col2im`` adds the columns back onto the pixels they were copied from.
+
+``im2col``/``col2im`` lay the columns out image by image, (N, C, KH, KW, OH, OW), the textbook way;
+``Conv2dPerImage`` uses them. ``Conv2d`` and ``Conv2dShiftAfter`` arrange the same computation for speed
+(see "how the convolution Functions compute" below), and ``conv2d`` picks the fastest of the three for
+the shapes at hand. All three give the same numbers and accept every option.
 """
 
 from __future__ import annotations
@@ -90,65 +94,253 @@ def col2im(cols, input_shape, stride=(1, 1), padding=((0, 0), (0, 0)), dilation=
     return grad_padded[:, :, top : top + H, left : left + W]
 
 
-def _pad_hw(x, padding):
-    """Zero-pad the last two axes of ``x`` by ((top, bottom), (left, right)); no copy when there is none."""
+# ---------------------------------------------------------------- how the convolution Functions compute
+#
+# NumPy runs one matrix product (GEMM) at full speed, but each copy or add is one pass over memory, and
+# copies of short rows are slow. So (each measured in benchmarks/RESULTS.md):
+#
+# 1. Batch second (``Conv2d``). Channels first, then the batch: a (C*KH*KW, N*OH*OW) column matrix makes
+#    each product (forward, dL/dW, dL/dx) ONE large GEMM over the whole batch instead of N small ones.
+#    The price: y and dL/dy change layout between (O, N, ...) and (N, O, ...), one copy each way.
+# 2. Whole rows (stride 1, output rows of at most 16 pixels). Read every padded image as one long row of
+#    pixels: kernel tap (i, j) then meets the OH*Wp consecutive pixels from DH*i*Wp + DW*j on, i.e. OH
+#    whole rows. Computing those Wp (not OW) columns per output row turns each copy and each add-back
+#    into one contiguous run per (channel, image) instead of OH runs of OW pixels: 2-3x faster copies
+#    for Wp/OW more multiply-adds, a 10-30% faster conv on small images. The last Wp - OW columns of each
+#    output row are garbage, dropped from y; their gradient is zero, so adding it back (where a row
+#    spills into the next) changes nothing. One extra zero row under each image keeps the last tap's
+#    run inside its image.
+# 3. Image by image (``Conv2dPerImage``) where the columns are short (C/G*KH*KW <= 32, e.g. a first layer
+#    on 1-channel images) and the rows long, or the kernel is 1x1: the products are then cheap and
+#    writing y in its own (N, O, ...) order saves the layout copies of 1. (~1.4x on such layers).
+# 4. Shift before or after the product. A convolution is a sum over the KH*KW taps of a channel-mixing
+#    product on shifted pixels, y = sum over (i, j) of W[:, :, i, j] @ shift_ij(x). The shift can come
+#    before the product (im2col: C*KH*KW rows of copies) or after it (``Conv2dShiftAfter``: multiply
+#    every pixel by every tap, then add the products up shifted: O*KH*KW rows). When the conv reduces
+#    channels (O < C, Inception's 88 -> 20 5x5) shifting after moves less data: ~2.5x faster.
+
+
+def _pad_hw(x, padding, extra_rows: int = 0):
+    """Zero-pad the last two axes of ``x`` by ((top, bottom), (left, right)), plus ``extra_rows`` more zero
+    rows at the bottom, into a new contiguous array; ``x`` itself when nothing is added."""
     (top, bottom), (left, right) = padding
-    if top == bottom == left == right == 0:
+    if top == bottom == left == right == extra_rows == 0:
         return x
-    N, C, H, W = x.shape
-    x_padded = get_array_module(x).zeros((N, C, H + top + bottom, W + left + right), dtype=x.dtype)
-    x_padded[:, :, top : top + H, left : left + W] = x
+    *leading, H, W = x.shape
+    shape = (*leading, H + top + bottom + extra_rows, W + left + right)
+    x_padded = get_array_module(x).zeros(shape, dtype=x.dtype)
+    x_padded[..., top : top + H, left : left + W] = x
     return x_padded
+
+
+def _conv_geometry(x_shape, kernel, stride, padding, dilation):
+    """(OH, OW, OWc, extra_rows): output size, columns computed per output row, zero rows added under images."""
+    (KH, KW), (SH, SW), (DH, DW) = kernel, stride, dilation
+    Hp, Wp = (size + sum(pads) for size, pads in zip(x_shape[2:], padding))
+    OH, OW = (Hp - DH * (KH - 1) - 1) // SH + 1, (Wp - DW * (KW - 1) - 1) // SW + 1
+    # whole rows pay for themselves where rows are short; rows of 17+ pixels copy fast enough one by one
+    whole_rows = (SH, SW) == (1, 1) and OW <= 16
+    # with whole rows the last tap's run of OH*Wp pixels ends DW*(KW-1) past its image: one more row holds it
+    return OH, OW, Wp if whole_rows else OW, 1 if whole_rows and KW > 1 else 0
+
+
+def _tap(planes, i, j, stride, dilation, out_size):
+    """The pixels of ``planes`` (..., rows, Wp) that kernel tap (i, j) meets at every output pixel: a
+    writable view (..., OH, OWc).
+
+    Stride 1 (whole rows, OWc = Wp): the OH*Wp consecutive pixels of each plane, read as one long row,
+    from DH*i*Wp + DW*j on. Otherwise the rows DH*i, DH*i + SH, ... and columns DW*j, DW*j + SW, ...
+    ``planes`` must have its last two axes contiguous: merging them into the long row is then a view (in
+    NumPy and CuPy alike, also of a transposed array), so writing into the result writes into ``planes``.
+    """
+    (SH, SW), (DH, DW), (OH, OW, OWc) = stride, dilation, out_size
+    *leading, rows, Wp = planes.shape
+    if OWc == Wp and (SH, SW) == (1, 1):
+        start = DH * i * Wp + DW * j
+        long_rows = planes.reshape(*leading, rows * Wp)
+        return long_rows[..., start : start + OH * Wp].reshape(*leading, OH, Wp)
+    return planes[..., DH * i : DH * i + SH * (OH - 1) + 1 : SH, DW * j : DW * j + SW * (OW - 1) + 1 : SW]
+
+
+def _embed_grad(grad_y, OWc):
+    """dL/dy (N, O, OH, OW) copied into the layout the GEMMs computed, (O, N, OH, OWc); the garbage columns
+    get gradient zero (so their products add nothing to dL/dW and dL/dx)."""
+    N, O, OH, OW = grad_y.shape
+    embedded = get_array_module(grad_y).empty((O, N, OH, OWc), dtype=grad_y.dtype)
+    embedded[..., :OW] = grad_y.transpose(1, 0, 2, 3)
+    embedded[..., OW:] = 0
+    return embedded
 
 
 class Conv2d(Function):
     """y[n, o, p, q] = b[o] + sum over c, i, j of w[o, c, i, j] * x_padded[n, g*C/G + c, SH*p + DH*i, SW*q + DW*j],
 
     where g = o // (O/G) is the group of output channel o and c runs over that group's C/G channels.
+    Computed by im2col: copy each tap's shifted input into columns, then one GEMM (see above).
     """
 
     @staticmethod
     def forward(ctx, x, weight, bias=None, stride=(1, 1), padding=((0, 0), (0, 0)), dilation=(1, 1), groups=1):
-        N, (O, C_per_group, KH, KW), G = x.shape[0], weight.shape, groups
-        pointwise = (KH, KW) == (1, 1) and padding == ((0, 0), (0, 0))
-        if pointwise:  # a 1x1 kernel just reads every SH-th row and SW-th column: no windows to copy
-            x_cols = x[:, :, :: stride[0], :: stride[1]]  # (N, C, OH, OW), a view
-        else:
-            x_cols = im2col(_pad_hw(x, padding), KH, KW, stride, dilation)  # (N, C, KH, KW, OH, OW)
-        OH, OW = x_cols.shape[-2:]
-        x_cols = x_cols.reshape(N, G, C_per_group * KH * KW, OH * OW)  # free: C is (G, C/G)
-        weight_rows = weight.reshape(G, O // G, C_per_group * KH * KW)
-        y = (weight_rows @ x_cols).reshape(N, O, OH, OW)  # (N, G, O/G, OH*OW) is already NCHW
+        xp = get_array_module(x)
+        (N, C), (O, C_per_group, KH, KW), G = x.shape[:2], weight.shape, groups
+        OH, OW, OWc, extra_rows = out = _conv_geometry(x.shape, (KH, KW), stride, padding, dilation)
+        x_planes = _pad_hw(x.transpose(1, 0, 2, 3), padding, extra_rows)  # (C, N, rows, Wp), batch second
+        x_cols = xp.empty((C, KH, KW, N, OH, OWc), dtype=x.dtype)
+        for i in range(KH):
+            for j in range(KW):
+                x_cols[:, i, j] = _tap(x_planes, i, j, stride, dilation, out[:3])  # im2col, one tap at a time
+        x_cols = x_cols.reshape(G, C_per_group * KH * KW, N * OH * OWc)  # free: C is (G, C/G)
+        y_cols = weight.reshape(G, O // G, -1) @ x_cols  # (G, O/G, N*OH*OWc): one GEMM per group
+        y_cols = y_cols.reshape(O, N, OH, OWc)[..., :OW].transpose(1, 0, 2, 3)  # drop the garbage (a view)
+        y = xp.empty((N, O, OH, OW), dtype=x.dtype)
         if bias is not None:
-            y += bias.reshape(1, O, 1, 1)
+            xp.add(y_cols, bias.reshape(1, O, 1, 1), out=y)  # the copy to (N, O, OH, OW) adds the bias
+        else:
+            y[...] = y_cols
         # dL/dweight needs the columns and dL/dx needs the weight; skip the (large) columns when unused
         ctx.save_for_backward(x_cols if ctx.needs_input_grad[1] else None, weight)
-        ctx.x_shape, ctx.has_bias = x.shape, bias is not None
-        ctx.geometry = (stride, padding, dilation, groups, pointwise)
+        ctx.x_shape, ctx.has_bias, ctx.out = x.shape, bias is not None, out
+        ctx.geometry = (stride, padding, dilation, groups)
         return y
 
     @staticmethod
     def backward(ctx, grad_y):
         x_cols, weight = ctx.saved_tensors
-        stride, padding, dilation, G, pointwise = ctx.geometry
-        N, O, OH, OW = grad_y.shape
-        C, (KH, KW) = ctx.x_shape[1], weight.shape[2:]
+        stride, padding, dilation, G = ctx.geometry
+        (OH, _, OWc, extra_rows), (N, C, H, W), (O, _, KH, KW) = ctx.out, ctx.x_shape, weight.shape
+        xp = get_array_module(grad_y)
+        grad_rows = _embed_grad(grad_y, OWc).reshape(G, O // G, N * OH * OWc)
+        grad_x = grad_weight = grad_bias = None
+        if ctx.needs_input_grad[0]:  # dL/dcols = W^T @ dL/dY, then col2im: each entry back onto its pixel
+            grad_cols = weight.reshape(G, O // G, -1).swapaxes(1, 2) @ grad_rows  # (G, C/G*KH*KW, N*OH*OWc)
+            grad_cols = grad_cols.reshape(C, KH, KW, N, OH, OWc)
+            (top, bottom), (left, right) = padding
+            grad_padded = xp.zeros((N, C, H + top + bottom + extra_rows, W + left + right), dtype=grad_y.dtype)
+            grad_planes = grad_padded.transpose(1, 0, 2, 3)  # (C, N, rows, Wp), as the columns are ordered
+            for i in range(KH):
+                for j in range(KW):
+                    _tap(grad_planes, i, j, stride, dilation, ctx.out[:3])[...] += grad_cols[:, i, j]
+            grad_x = grad_padded[:, :, top : top + H, left : left + W]
+        if ctx.needs_input_grad[1]:  # dL/dW = dL/dY @ cols^T, one GEMM summing over the whole batch
+            # computed as (cols @ dL/dY^T)^T: the same numbers, ~30% faster in OpenBLAS with the long axis last
+            grad_weight = (x_cols @ grad_rows.swapaxes(1, 2)).swapaxes(1, 2).reshape(weight.shape)
+        if ctx.has_bias and ctx.needs_input_grad[2]:  # each bias touched every pixel of its channel
+            # channel sums as one matrix-vector product (2-3x faster than sum(axis=(0, 2, 3)))
+            grad_bias = grad_rows.reshape(O, -1) @ xp.ones(N * OH * OWc, dtype=grad_y.dtype)
+        return grad_x, grad_weight, grad_bias
+
+
+class Conv2dPerImage(Function):
+    """The same convolution image by image: the textbook ``im2col`` (N, C, KH, KW, OH, OW) and one small
+    GEMM per image, whose result is already the (N, O, OH, OW) output.
+
+    Best where a column is short and the rows long (a first layer on 1-channel images): the products are
+    then cheap, and writing y and reading dL/dy in their own (N, O, ...) order saves the batch-second
+    path's two layout copies, ~1 ms on the Keras-style first layer.
+    """
+
+    @staticmethod
+    def forward(ctx, x, weight, bias=None, stride=(1, 1), padding=((0, 0), (0, 0)), dilation=(1, 1), groups=1):
+        N, (O, C_per_group, KH, KW), G = x.shape[0], weight.shape, groups
+        if (KH, KW) == (1, 1) and padding == ((0, 0), (0, 0)):  # a 1x1 kernel reads every SH-th row: a view
+            x_cols = x[:, :, :: stride[0], :: stride[1]]
+        else:
+            x_cols = im2col(_pad_hw(x, padding), KH, KW, stride, dilation)  # (N, C, KH, KW, OH, OW)
+        OH, OW = x_cols.shape[-2:]
+        x_cols = x_cols.reshape(N, G, C_per_group * KH * KW, OH * OW)  # free: C is (G, C/G)
+        y = weight.reshape(G, O // G, -1) @ x_cols  # (N, G, O/G, OH*OW): N GEMMs, already (N, O, OH, OW)
+        if bias is not None:
+            y += bias.reshape(G, O // G, 1)
+        # dL/dweight needs the columns and dL/dx needs the weight; skip the (large) columns when unused
+        ctx.save_for_backward(x_cols if ctx.needs_input_grad[1] else None, weight)
+        ctx.x_shape, ctx.has_bias = x.shape, bias is not None
+        ctx.geometry = (stride, padding, dilation, groups)
+        return y.reshape(N, O, OH, OW)
+
+    @staticmethod
+    def backward(ctx, grad_y):
+        x_cols, weight = ctx.saved_tensors
+        stride, padding, dilation, G = ctx.geometry
+        (N, O, OH, OW), (C, KH, KW) = grad_y.shape, (ctx.x_shape[1], *weight.shape[2:])
+        xp = get_array_module(grad_y)
         grad_rows = grad_y.reshape(N, G, O // G, OH * OW)  # the forward product's layout
         grad_x = grad_weight = grad_bias = None
-        if ctx.needs_input_grad[0]:  # dL/dcols = W^T @ dL/dY, then each column entry goes back to its pixel
+        if ctx.needs_input_grad[0]:  # dL/dcols = W^T @ dL/dY per image, then col2im
             grad_cols = weight.reshape(G, O // G, -1).swapaxes(1, 2) @ grad_rows  # (N, G, C/G*KH*KW, OH*OW)
             grad_cols = grad_cols.reshape(N, C, KH, KW, OH, OW)
-            if pointwise and stride == (1, 1):  # the columns were the input itself
+            if (KH, KW, *stride) == (1, 1, 1, 1) and padding == ((0, 0), (0, 0)):  # the columns were x itself
                 grad_x = grad_cols.reshape(ctx.x_shape)
             else:
                 grad_x = col2im(grad_cols, ctx.x_shape, stride, padding, dilation)
-        if ctx.needs_input_grad[1]:  # dL/dW = sum over the batch of dL/dY[n] @ cols[n]^T
-            per_image = grad_rows @ x_cols.swapaxes(2, 3)  # (N, G, O/G, C/G*KH*KW); cols^T is a free view
-            grad_weight = per_image.sum(axis=0).reshape(weight.shape)
-        if ctx.has_bias and ctx.needs_input_grad[2]:  # each bias touched every pixel of its channel
-            # per-image channel sums as one matrix-vector product (2-3x faster than sum(axis=(0, 2, 3)))
-            ones = get_array_module(grad_y).ones(OH * OW, dtype=grad_y.dtype)
-            grad_bias = (grad_y.reshape(N, O, OH * OW) @ ones).sum(axis=0)
+        if ctx.needs_input_grad[1]:  # dL/dW = sum over the images of cols @ dL/dY^T (transposed back)
+            per_image = x_cols @ grad_rows.swapaxes(2, 3)  # (N, G, C/G*KH*KW, O/G)
+            grad_weight = per_image.sum(axis=0).swapaxes(1, 2).reshape(weight.shape)
+        if ctx.has_bias and ctx.needs_input_grad[2]:  # channel sums as matrix-vector products
+            grad_bias = (grad_y.reshape(N, O, OH * OW) @ xp.ones(OH * OW, dtype=grad_y.dtype)).sum(axis=0)
+        return grad_x, grad_weight, grad_bias
+
+
+class Conv2dShiftAfter(Function):
+    """The same stride-1 convolution, multiplying first and shifting after (for O < C, see above).
+
+    products[i, j] = W[:, :, i, j] @ x at every padded pixel (one GEMM for all taps); then
+    y[n, o, p, q] = sum over (i, j) of products[i, j][o, n, p + DH*i, q + DW*j], added tap by tap.
+    Backward is the mirror image: dL/dproducts[i, j] is dL/dy shifted back, and both gradients are GEMMs
+    with it: dL/dx = sum of W[:, :, i, j]^T @ dL/dproducts[i, j], dL/dW[:, :, i, j] = dL/dproducts[i, j] @ x^T.
+    """
+
+    @staticmethod
+    def forward(ctx, x, weight, bias=None, padding=((0, 0), (0, 0)), dilation=(1, 1), groups=1):
+        xp = get_array_module(x)
+        N, (O, C_per_group, KH, KW), G = x.shape[0], weight.shape, groups
+        OH, OW, OWc, extra_rows = out = _conv_geometry(x.shape, (KH, KW), (1, 1), padding, dilation)
+        x_planes = _pad_hw(x.transpose(1, 0, 2, 3), padding, extra_rows)  # (C, N, rows, Wp)
+        rows, Wp = x_planes.shape[2:]
+        x_rows = x_planes.reshape(G, C_per_group, N * rows * Wp)
+        # weight as (G, KH*KW*O/G, C/G): one row per (tap, output channel)
+        weight_taps = weight.reshape(G, O // G, C_per_group, KH * KW).transpose(0, 3, 1, 2)
+        weight_taps = weight_taps.reshape(G, KH * KW * (O // G), C_per_group)
+        products = (weight_taps @ x_rows).reshape(G, KH * KW, O // G, N, rows, Wp)
+        y_groups = xp.zeros((G, O // G, N, OH, OWc), dtype=x.dtype)
+        for i in range(KH):
+            for j in range(KW):
+                y_groups += _tap(products[:, i * KW + j], i, j, (1, 1), dilation, out[:3])
+        y = xp.empty((N, O, OH, OW), dtype=x.dtype)
+        y_view = y_groups.reshape(O, N, OH, OWc)[..., :OW].transpose(1, 0, 2, 3)  # drop the garbage columns
+        if bias is not None:
+            xp.add(y_view, bias.reshape(1, O, 1, 1), out=y)
+        else:
+            y[...] = y_view
+        # backward multiplies dL/dproducts by the input (for dL/dW) and by the weight (for dL/dx)
+        ctx.save_for_backward(x_rows if ctx.needs_input_grad[1] else None, weight_taps)
+        ctx.x_shape, ctx.weight_shape, ctx.has_bias, ctx.out = x.shape, weight.shape, bias is not None, out
+        ctx.geometry = (padding, dilation, groups, rows, Wp)
+        return y
+
+    @staticmethod
+    def backward(ctx, grad_y):
+        x_rows, weight_taps = ctx.saved_tensors
+        padding, dilation, G, rows, Wp = ctx.geometry
+        (OH, _, OWc, _), (N, C, H, W), (O, C_per_group, KH, KW) = ctx.out, ctx.x_shape, ctx.weight_shape
+        xp = get_array_module(grad_y)
+        grad_groups = _embed_grad(grad_y, OWc).reshape(G, O // G, N, OH, OWc)
+        # dL/dproducts: each tap's products met dL/dy shifted by that tap (zero where no output read them)
+        grad_products = xp.zeros((G, KH * KW, O // G, N, rows, Wp), dtype=grad_y.dtype)
+        for i in range(KH):
+            for j in range(KW):
+                _tap(grad_products[:, i * KW + j], i, j, (1, 1), dilation, ctx.out[:3])[...] = grad_groups
+        grad_products = grad_products.reshape(G, KH * KW * (O // G), N * rows * Wp)
+        grad_x = grad_weight = grad_bias = None
+        if ctx.needs_input_grad[0]:  # one GEMM: every pixel gathers what its products were worth
+            grad_planes = (weight_taps.swapaxes(1, 2) @ grad_products).reshape(C, N, rows, Wp)
+            (top, _), (left, _) = padding
+            # a (C, N, ...) ordered view: the next backward that needs another order copies it anyway
+            grad_x = grad_planes[:, :, top : top + H, left : left + W].transpose(1, 0, 2, 3)
+        if ctx.needs_input_grad[1]:  # one GEMM over the whole batch, as (x @ dL/dproducts^T)^T (see Conv2d)
+            grad_taps = (x_rows @ grad_products.swapaxes(1, 2)).reshape(G, C_per_group, KH, KW, O // G)
+            grad_weight = grad_taps.transpose(0, 4, 1, 2, 3).reshape(ctx.weight_shape)
+        if ctx.has_bias and ctx.needs_input_grad[2]:
+            grad_bias = grad_groups.reshape(O, -1) @ xp.ones(N * OH * OWc, dtype=grad_y.dtype)
         return grad_x, grad_weight, grad_bias
 
 
@@ -274,4 +466,20 @@ def conv2d(
             )
         if bias.dtype != input.dtype:
             raise TypeError(f"conv2d: bias dtype {bias.dtype} does not match input dtype {input.dtype}")
-    return Conv2d.apply(input, weight, bias, stride=stride, padding=padding, dilation=dilation, groups=groups)
+    function = _conv_function(input.shape, weight.shape, stride, padding, dilation)
+    options = dict(padding=padding, dilation=dilation, groups=groups)
+    if function is not Conv2dShiftAfter:  # which is for stride 1 only
+        options["stride"] = stride
+    return function.apply(input, weight, bias, **options)
+
+
+def _conv_function(x_shape, weight_shape, stride, padding, dilation):
+    """Which of the three equal Functions runs a convolution fastest (measured: benchmarks/RESULTS.md)."""
+    (O, C_per_group, KH, KW), C = weight_shape, x_shape[1]
+    OW = _conv_geometry(x_shape, (KH, KW), stride, padding, dilation)[1]
+    if (KH, KW) == (1, 1) or (C_per_group * KH * KW <= 32 and OW > 16):
+        # 1x1 kernels need no columns at all; short columns and long rows: a first layer on 1-channel images
+        return Conv2dPerImage
+    if stride == (1, 1) and O < C and (KH, KW) != (1, 1):
+        return Conv2dShiftAfter  # fewer outputs than inputs: shift the (smaller) products, not the input
+    return Conv2d

@@ -1,0 +1,291 @@
+"""Shared pieces of the benchmarks: the reference networks built twice (minicnn and PyTorch, same weights),
+one training step for each library, and an interleaved timer.
+
+Timing rules (the machine is shared and noisy): both libraries run in one process, in alternating blocks
+(A B A B ...), and each side reports the median of its blocks, so a burst of load hits both sides alike.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:  # run as `python benchmarks/x.py` from anywhere
+    sys.path.insert(0, str(REPO))
+
+import minicnn  # noqa: E402
+import minicnn.models as models  # noqa: E402
+from minicnn.utils import from_torch  # noqa: E402
+
+TORCH_THREADS = 2
+
+
+def import_torch():
+    import torch
+
+    torch.set_num_threads(TORCH_THREADS)
+    return torch
+
+
+def torch_twins():
+    """The reference networks in plain PyTorch: the same twins tests/test_models.py checks minicnn against."""
+    from tests import torch_twins as twins
+
+    return twins
+
+
+# name -> (minicnn factory, torch-twin factory (given the twins module), input shape without the batch)
+# VGG's image size is a parameter (a multiple of 32); the other nets are built for 28x28 digits.
+NETWORKS = {
+    "seed_cnn": (lambda size: models.SeedCNN(), lambda tt, size: tt.SeedCNN(), (1, 28, 28)),
+    "lenet": (lambda size: models.LeNet(), lambda tt, size: tt.LeNet(), (1, 28, 28)),
+    "inception": (lambda size: models.InceptionNet(), lambda tt, size: tt.InceptionNet(), (1, 28, 28)),
+    "residual": (lambda size: models.ResidualNet(), lambda tt, size: tt.ResidualNet(), (1, 28, 28)),
+    "keras_style": (lambda size: models.KerasStyleCNN(), lambda tt, size: tt.KerasStyleCNN(), (1, 28, 28)),
+    "vgg11_div8": (
+        lambda size: models.VGG(11, width_divisor=8, input_size=size),
+        lambda tt, size: tt.VGG(11, width_divisor=8, input_size=size),
+        (1, 32, 32),
+    ),
+}
+
+
+def build_pair(name: str, batch: int = 64, image_size: int | None = None, seed: int = 0):
+    """(minicnn model, torch model, x, y): same weights (copied with from_torch), same float32 inputs."""
+    torch = import_torch()
+    ours_factory, torch_factory, shape = NETWORKS[name]
+    if image_size is not None:
+        shape = (shape[0], image_size, image_size)
+    torch.manual_seed(seed)
+    theirs = torch_factory(torch_twins(), shape[-1])
+    ours = ours_factory(shape[-1])
+    ours.load_state_dict(from_torch(theirs))
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((batch,) + shape).astype(np.float32)
+    y = rng.integers(0, 10, batch)
+    return ours, theirs, x, y
+
+
+def minicnn_step(model, x, y, lr: float = 1e-3):
+    """A closure running one minicnn training step: forward, cross-entropy, backward, Adam."""
+    optimizer = minicnn.optim.Adam(model.parameters(), lr=lr)
+    criterion = minicnn.nn.CrossEntropyLoss()
+    inputs, targets = minicnn.tensor(x), minicnn.tensor(y)
+    model.train()
+
+    def step():
+        optimizer.zero_grad()
+        loss = criterion(model(inputs), targets)
+        loss.backward()
+        optimizer.step()
+        return loss
+
+    return step
+
+
+def torch_step(model, x, y, lr: float = 1e-3):
+    """The same step in PyTorch."""
+    torch = import_torch()
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    criterion = torch.nn.CrossEntropyLoss()
+    inputs, targets = torch.from_numpy(x.copy()), torch.from_numpy(y.copy())
+    model.train()
+
+    def step():
+        optimizer.zero_grad()
+        loss = criterion(model(inputs), targets)
+        loss.backward()
+        optimizer.step()
+        return loss
+
+    return step
+
+
+def minicnn_inference(model, x):
+    """A closure running one forward pass in eval mode without a graph."""
+    inputs = minicnn.tensor(x)
+
+    def forward():
+        model.eval()
+        with minicnn.no_grad():
+            return model(inputs)
+
+    return forward
+
+
+def torch_inference(model, x):
+    torch = import_torch()
+    inputs = torch.from_numpy(x.copy())
+
+    def forward():
+        model.eval()
+        with torch.no_grad():
+            return model(inputs)
+
+    return forward
+
+
+def _machine_busy_seconds() -> float | None:
+    """CPU seconds all processes of the machine have run so far (Linux /proc/stat), None elsewhere."""
+    try:
+        with open("/proc/stat") as stat:
+            fields = [int(v) for v in stat.readline().split()[1:]]
+    except OSError:
+        return None
+    idle = fields[3] + fields[4]  # idle and iowait
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+def _own_seconds() -> float:
+    times = os.times()
+    return times.user + times.system
+
+
+class Disturbance:
+    """Counts the timing blocks during which other programs used more than ``threshold`` of the CPUs."""
+
+    threshold = 0.10
+
+    def __init__(self):
+        self.blocks = self.disturbed = 0
+
+    def __str__(self):
+        return f"{self.disturbed} of {self.blocks} blocks re-run because other programs were using the CPUs"
+
+
+DISTURBANCE = Disturbance()
+
+
+def _settle(function, seconds: float) -> None:
+    """Run ``function`` untimed for about ``seconds``.
+
+    After a library's block its idle worker threads keep spinning for a while (OpenBLAS busy-waits about
+    2^28 cycles, ~0.1 s, before it sleeps; OpenMP spins too). On 2 cores that halves the speed of the
+    next library's first ~0.1 s, so each block first runs untimed until the other library's threads sleep.
+    """
+    start = time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        function()
+
+
+def _timed_block(function, calls: int, retries: int, settle_seconds: float) -> float:
+    """Seconds per call over one block of ``calls`` calls; a block during which other processes took more
+    than 10% of the machine's CPU time is run again (up to ``retries`` times), as its time says little."""
+    _settle(function, settle_seconds)
+    for _ in range(retries + 1):
+        busy, own = _machine_busy_seconds(), _own_seconds()
+        start = time.perf_counter()
+        for _ in range(calls):
+            function()
+        elapsed = time.perf_counter() - start
+        DISTURBANCE.blocks += 1
+        if busy is None:
+            break
+        foreign = (_machine_busy_seconds() - busy) - (_own_seconds() - own)
+        if foreign <= Disturbance.threshold * elapsed * (os.cpu_count() or 1):
+            break
+        DISTURBANCE.disturbed += 1
+    return elapsed / calls
+
+
+def interleaved(
+    functions: dict,
+    repeats: int = 7,
+    block_seconds: float = 0.25,
+    warmup: int = 2,
+    statistic=statistics.median,
+    retries: int = 10,
+    settle_seconds: float = 0.15,
+) -> dict:
+    """Median ms per call of each function, timed in alternating blocks (A B C A B C ...).
+
+    Each block runs one function as many times as fit in about ``block_seconds`` (at least once); a
+    block's time per call is one sample, and each function reports the median of its ``repeats`` samples
+    (or another ``statistic``). Each block starts with ``settle_seconds`` of untimed calls (see
+    ``_settle``), and on a shared machine a block disturbed by other programs is re-run (``_timed_block``).
+    """
+    calls = {}
+    for name, function in functions.items():
+        for _ in range(warmup):
+            function()
+        start = time.perf_counter()
+        function()
+        once = time.perf_counter() - start
+        calls[name] = max(1, int(block_seconds / max(once, 1e-6)))
+    samples = {name: [] for name in functions}
+    for _ in range(repeats):
+        for name, function in functions.items():
+            samples[name].append(_timed_block(function, calls[name], retries, settle_seconds) * 1e3)
+    return {name: statistic(values) for name, values in samples.items()}
+
+
+def warm_allocator() -> None:
+    """Allocate and free one 32 MiB array, so glibc keeps freed memory for reuse (Linux; harmless elsewhere).
+
+    glibc serves large blocks with mmap and unmaps them on free; it raises that threshold (up to 32 MiB)
+    only when such a block is freed, and trims the heap top beyond twice the threshold. Until some large
+    block has been freed, every training step page-faults its fresh activations and gradients back in
+    (measured: LeNet 14 -> 8.5 ms, Keras-style 35 -> 18 ms per step). This is a one-line change minicnn
+    itself could make at import (proposed for minicnn/backend.py); here it is the ``--warm-allocator``
+    flag, and it acts on both libraries in the process.
+    """
+    np.empty((32 << 20) - (1 << 16), dtype=np.uint8)  # a chunk just under glibc's 32 MiB maximum
+
+
+def blas_info() -> str:
+    """The BLAS library, version, kernel ("architecture") and threads NumPy uses, as threadpoolctl reports."""
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return "threadpoolctl not installed (pip install threadpoolctl)"
+    lines = []
+    for pool in threadpool_info():
+        if pool.get("user_api") == "blas":
+            lines.append(
+                f"{pool.get('internal_api')} {pool.get('version')} kernel={pool.get('architecture')} "
+                f"threads={pool.get('num_threads')} ({Path(pool.get('filepath', '')).name})"
+            )
+    return "; ".join(lines) or "no BLAS found by threadpoolctl"
+
+
+def environment_header() -> str:
+    """What a result depends on: versions, BLAS kernel, the OpenBLAS variables, threads."""
+    import platform
+
+    torch = import_torch()
+    names = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_NUM_THREADS")
+    variables = {name: os.environ.get(name, "(unset)") for name in names}
+    return "\n".join(
+        [
+            f"python {platform.python_version()}, numpy {np.__version__}, torch {torch.__version__} "
+            f"(threads {torch.get_num_threads()}), cpu count {os.cpu_count()}",
+            f"numpy BLAS: {blas_info()}",
+            "env: " + ", ".join(f"{k}={v}" for k, v in variables.items()),
+        ]
+    )
+
+
+def sgemm_peak(n: int = 1024, repeats: int = 5) -> float:
+    """Best float32 GFLOP/s of one n x n x n NumPy matrix product (the machine's GEMM peak for NumPy)."""
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal((2, n, n), dtype=np.float32)
+    out = np.empty((n, n), np.float32)
+    np.matmul(a, b, out=out)
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        np.matmul(a, b, out=out)
+        best = min(best, time.perf_counter() - start)
+    return 2 * n**3 / best / 1e9
+
+
+def markdown_table(header: list, rows: list) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+    return "\n".join(lines)

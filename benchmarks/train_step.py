@@ -1,0 +1,230 @@
+"""Training-step time of the reference networks: minicnn against PyTorch CPU (2 threads) and DeZero 0.0.13.
+
+One step = forward + cross-entropy + backward + Adam step, batch 64, float32. Both libraries get the same
+weights (copied with ``minicnn.utils.from_torch``) and the same inputs, and run in one process in
+alternating blocks (minicnn, torch, dezero, minicnn, torch, ...); each reports the median of its blocks.
+
+Sections (each prints a markdown table):
+  1. training step, ms/step and minicnn / PyTorch (and DeZero / minicnn where DeZero can build the net);
+  2. inference only (eval mode, no graph);
+  3. peak memory of one training step;
+  4. time against batch size (16, 64, 256);
+  5. time against image size, for the VGG (input sizes must be multiples of 32: 32, 64, 128, 224).
+
+    .venv/bin/python benchmarks/train_step.py                      # everything (~10 min on 2 cores)
+    .venv/bin/python benchmarks/train_step.py --quick              # sections 1-2, short blocks
+    .venv/bin/python benchmarks/train_step.py --networks keras_style vgg11_div8 --repeats 9
+
+DeZero is optional: ``.venv/bin/pip install --no-deps --target benchmarks/.dezero dezero==0.0.13``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import time
+import tracemalloc
+
+import dezero_nets
+from common import (
+    DISTURBANCE,
+    NETWORKS,
+    build_pair,
+    environment_header,
+    interleaved,
+    markdown_table,
+    minicnn_inference,
+    minicnn_step,
+    torch_inference,
+    torch_step,
+    warm_allocator,
+)
+
+
+def step_functions(name, batch=64, image_size=None, with_dezero=True):
+    """{'minicnn': step, 'torch': step[, 'dezero': step]} for one network, all from the same weights."""
+    ours, theirs, x, y = build_pair(name, batch, image_size)
+    functions = {"minicnn": minicnn_step(ours, x, y), "torch": torch_step(theirs, x, y)}
+    if with_dezero:
+        dezero_model = dezero_nets.build(name, theirs, x.shape[-1])
+        if dezero_model is not None:
+            functions["dezero"] = dezero_nets.train_step(dezero_model, x, y)
+    return functions
+
+
+# ---------------------------------------------------------------- memory
+
+
+def _status_kib(field: str) -> int:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise RuntimeError(f"no {field} in /proc/self/status")
+
+
+def peak_rss_mib(function) -> float | None:
+    """Rise of the process's resident memory during one call, MiB (Linux only; None elsewhere).
+
+    Writing 5 to /proc/self/clear_refs resets the peak (VmHWM) to the current RSS, so VmHWM after the
+    call minus VmRSS before it is the most memory the call held at once. It counts everything the process
+    touches (NumPy's and PyTorch's buffers alike), so it compares both libraries the same way; large
+    arrays are mmap-ed and given back on free, so memory freed earlier does not hide a new peak.
+    """
+    try:
+        gc.collect()
+        with open("/proc/self/clear_refs", "w") as clear:
+            clear.write("5")
+        before = _status_kib("VmRSS")
+        function()
+        return (_status_kib("VmHWM") - before) / 1024
+    except OSError:
+        return None
+
+
+def tracemalloc_peak_mib(function) -> float:
+    """Peak of the memory allocated through Python's allocators and NumPy during one call, MiB (NumPy
+    reports its array buffers to tracemalloc; PyTorch does not, so this is for minicnn and DeZero only)."""
+    gc.collect()
+    tracemalloc.start()
+    try:
+        function()
+        current, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    return peak / 2**20
+
+
+# ---------------------------------------------------------------- sections
+
+
+def ratio(a: float, b: float) -> str:
+    return f"{a / b:.2f}"
+
+
+def section_training(networks, repeats, block, with_dezero):
+    rows = []
+    for name in networks:
+        functions = step_functions(name, with_dezero=with_dezero)
+        t = interleaved(functions, repeats=repeats, block_seconds=block)
+        dezero_cells = ["–", "–"]
+        if "dezero" in t:
+            dezero_cells = [f"{t['dezero']:.2f}", ratio(t["dezero"], t["minicnn"])]
+        rows.append([name, f"{t['minicnn']:.2f}", f"{t['torch']:.2f}", ratio(t["minicnn"], t["torch"]), *dezero_cells])
+        print(" | ".join(rows[-1]), flush=True)
+    header = ["network", "minicnn ms", "PyTorch ms", "minicnn / PyTorch", "DeZero ms", "DeZero / minicnn"]
+    return "### Training step (batch 64)\n\n" + markdown_table(header, rows)
+
+
+def section_inference(networks, repeats, block):
+    rows = []
+    for name in networks:
+        ours, theirs, x, _ = build_pair(name)
+        t = interleaved(
+            {"minicnn": minicnn_inference(ours, x), "torch": torch_inference(theirs, x)},
+            repeats=repeats,
+            block_seconds=block,
+        )
+        rows.append([name, f"{t['minicnn']:.2f}", f"{t['torch']:.2f}", ratio(t["minicnn"], t["torch"])])
+        print(" | ".join(rows[-1]), flush=True)
+    header = ["network", "minicnn ms", "PyTorch ms", "minicnn / PyTorch"]
+    return "### Inference only (eval mode, no graph, batch 64)\n\n" + markdown_table(header, rows)
+
+
+def section_memory(networks, with_dezero):
+    rows = []
+    for name in networks:
+        functions = step_functions(name, with_dezero=with_dezero)
+        for function in functions.values():  # the first step also allocates the optimizer state
+            function()
+        cells = [name]
+        cells.append(f"{tracemalloc_peak_mib(functions['minicnn']):.1f}")
+        for library in ("minicnn", "torch", "dezero"):
+            peak = peak_rss_mib(functions[library]) if library in functions else None
+            cells.append("–" if peak is None else f"{peak:.1f}")
+        rows.append(cells)
+        print(" | ".join(cells), flush=True)
+    header = ["network", "minicnn tracemalloc peak MiB", "minicnn RSS rise MiB", "PyTorch RSS rise MiB"]
+    header.append("DeZero RSS rise MiB")
+    return "### Peak memory of one training step (batch 64, after a warm-up step)\n\n" + markdown_table(header, rows)
+
+
+def section_batch_sizes(networks, sizes, repeats, block):
+    rows = []
+    for name in networks:
+        cells = [name]
+        for batch in sizes:
+            functions = step_functions(name, batch, with_dezero=False)
+            t = interleaved(functions, repeats=repeats, block_seconds=block)
+            cells.append(f"{t['minicnn']:.1f} / {t['torch']:.1f} ({ratio(t['minicnn'], t['torch'])})")
+        rows.append(cells)
+        print(" | ".join(cells), flush=True)
+    header = ["network"] + [f"batch {b}: minicnn / PyTorch ms (ratio)" for b in sizes]
+    return "### Training step against batch size\n\n" + markdown_table(header, rows)
+
+
+def section_image_sizes(sizes, batch, repeats, block):
+    rows = []
+    for size in sizes:
+        functions = step_functions("vgg11_div8", batch, image_size=size, with_dezero=False)
+        t = interleaved(functions, repeats=repeats, block_seconds=block, warmup=1)
+        rows.append([f"{size}x{size}", f"{t['minicnn']:.1f}", f"{t['torch']:.1f}", ratio(t["minicnn"], t["torch"])])
+        print(" | ".join(rows[-1]), flush=True)
+    header = ["VGG-11/8 input", "minicnn ms", "PyTorch ms", "minicnn / PyTorch"]
+    title = f"### VGG-11/8 training step against image size (batch {batch})"
+    return title + "\n\n" + markdown_table(header, rows)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--networks", nargs="+", default=list(NETWORKS), choices=list(NETWORKS))
+    parser.add_argument("--repeats", type=int, default=7, help="alternating blocks per library (default 7)")
+    parser.add_argument("--quick", action="store_true", help="training and inference only, 5 short blocks")
+    parser.add_argument("--no-dezero", action="store_true", help="skip the DeZero column")
+    parser.add_argument(
+        "--sections",
+        nargs="+",
+        default=["training", "inference", "memory", "batch", "image"],
+        choices=["training", "inference", "memory", "batch", "image"],
+    )
+    parser.add_argument("--batch-sizes", nargs="+", type=int, default=[16, 64, 256])
+    parser.add_argument("--image-sizes", nargs="+", type=int, default=[32, 64, 128, 224])
+    parser.add_argument("--image-batch", type=int, default=64, help="batch of the image-size section")
+    parser.add_argument(
+        "--warm-allocator", action="store_true", help="free one 32 MiB block first (see common.warm_allocator)"
+    )
+    args = parser.parse_args()
+    if args.warm_allocator:
+        warm_allocator()
+    repeats, block = args.repeats, 0.3
+    sections = args.sections
+    if args.quick:
+        repeats, block = 5, 0.15
+        sections = [s for s in sections if s in ("training", "inference")]
+    with_dezero = not args.no_dezero
+    if with_dezero and dezero_nets.import_dezero() is None:
+        print("DeZero not installed: no DeZero column (see the module docstring)")
+        with_dezero = False
+
+    started = time.time()
+    print(environment_header())
+    print(f"allocator warmed (--warm-allocator): {args.warm_allocator}")
+    print(f"timing: {repeats} alternating blocks of ~{block} s per library, median\n")
+    tables = []
+    if "training" in sections:
+        tables.append(section_training(args.networks, repeats, block, with_dezero))
+    if "inference" in sections:
+        tables.append(section_inference(args.networks, repeats, block))
+    if "memory" in sections:
+        tables.append(section_memory(args.networks, with_dezero))
+    if "batch" in sections:
+        tables.append(section_batch_sizes(args.networks, args.batch_sizes, max(3, repeats // 2), block))
+    if "image" in sections:
+        tables.append(section_image_sizes(args.image_sizes, args.image_batch, 3, block))
+    print()
+    print("\n\n".join(tables))
+    print(f"\n({time.time() - started:.0f} s; {DISTURBANCE})")
+
+
+if __name__ == "__main__":
+    main()

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 DEZERO_DIR = Path(__file__).resolve().parent / ".dezero"
+NETWORKS = ("seed_cnn", "lenet", "residual", "keras_style", "vgg11_div8")  # those DeZero can express
 
 
 def import_dezero():
@@ -41,7 +42,7 @@ def build(name: str, torch_model, image_size: int = 32):
     """The DeZero twin of reference network ``name`` with the PyTorch model's weights, or None if DeZero
     cannot express it (or is not installed)."""
     dezero = import_dezero()
-    if dezero is None or name not in ("seed_cnn", "lenet", "residual", "keras_style", "vgg11_div8"):
+    if dezero is None or name not in NETWORKS:
         return None
     F, L = dezero.functions, dezero.layers
 

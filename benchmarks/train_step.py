@@ -22,6 +22,10 @@ from __future__ import annotations
 
 import argparse
 import gc
+import json
+import os
+import subprocess
+import sys
 import time
 import tracemalloc
 
@@ -63,13 +67,18 @@ def _status_kib(field: str) -> int:
     raise RuntimeError(f"no {field} in /proc/self/status")
 
 
+# Run each measurement in a fresh process where glibc returns every block of 64 KiB or more to the system
+# as soon as it is freed: resident memory then follows the memory actually in use, for both libraries.
+MEMORY_ENV = {"MALLOC_MMAP_THRESHOLD_": "65536", "MALLOC_TRIM_THRESHOLD_": "0"}
+
+
 def peak_rss_mib(function) -> float | None:
     """Rise of the process's resident memory during one call, MiB (Linux only; None elsewhere).
 
     Writing 5 to /proc/self/clear_refs resets the peak (VmHWM) to the current RSS, so VmHWM after the
     call minus VmRSS before it is the most memory the call held at once. It counts everything the process
-    touches (NumPy's and PyTorch's buffers alike), so it compares both libraries the same way; large
-    arrays are mmap-ed and given back on free, so memory freed earlier does not hide a new peak.
+    touches (NumPy's and PyTorch's buffers alike), so it compares both libraries the same way, provided
+    freed memory goes back to the system (``MEMORY_ENV``) instead of being reused unseen.
     """
     try:
         gc.collect()
@@ -80,6 +89,22 @@ def peak_rss_mib(function) -> float | None:
         return (_status_kib("VmHWM") - before) / 1024
     except OSError:
         return None
+
+
+def memory_probe(name: str, library: str) -> None:
+    """(In the fresh process) one training step's peak memory for one library, printed as JSON."""
+    step = step_functions(name, with_dezero=library == "dezero")[library]
+    step()  # the first steps allocate the optimizer state and warm the BLAS buffers
+    step()
+    result = {"rss": peak_rss_mib(step), "traced": None if library == "torch" else tracemalloc_peak_mib(step)}
+    print(json.dumps(result))
+
+
+def measure_memory(name: str, library: str) -> dict:
+    environment = dict(os.environ, **MEMORY_ENV)
+    command = [sys.executable, __file__, "--memory-probe", name, library]
+    done = subprocess.run(command, env=environment, capture_output=True, text=True, check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def tracemalloc_peak_mib(function) -> float:
@@ -133,20 +158,23 @@ def section_inference(networks, repeats, block):
 
 def section_memory(networks, with_dezero):
     rows = []
+    libraries = ("minicnn", "torch", "dezero") if with_dezero else ("minicnn", "torch")
     for name in networks:
-        functions = step_functions(name, with_dezero=with_dezero)
-        for function in functions.values():  # the first step also allocates the optimizer state
-            function()
-        cells = [name]
-        cells.append(f"{tracemalloc_peak_mib(functions['minicnn']):.1f}")
-        for library in ("minicnn", "torch", "dezero"):
-            peak = peak_rss_mib(functions[library]) if library in functions else None
-            cells.append("–" if peak is None else f"{peak:.1f}")
-        rows.append(cells)
-        print(" | ".join(cells), flush=True)
-    header = ["network", "minicnn tracemalloc peak MiB", "minicnn RSS rise MiB", "PyTorch RSS rise MiB"]
-    header.append("DeZero RSS rise MiB")
-    return "### Peak memory of one training step (batch 64, after a warm-up step)\n\n" + markdown_table(header, rows)
+        results = {}
+        for library in libraries:
+            if library == "dezero" and name not in dezero_nets.NETWORKS:
+                continue
+            results[library] = measure_memory(name, library)
+
+        cells = [(library, "rss") for library in ("minicnn", "torch", "dezero")]
+        cells += [("minicnn", "traced"), ("dezero", "traced")]
+        values = [results.get(library, {}).get(key) for library, key in cells]
+        rows.append([name] + ["–" if value is None else f"{value:.1f}" for value in values])
+        print(" | ".join(rows[-1]), flush=True)
+    header = ["network", "minicnn MiB", "PyTorch MiB", "DeZero MiB", "minicnn tracemalloc MiB"]
+    header.append("DeZero tracemalloc MiB")
+    title = "### Peak memory of one training step (batch 64, after two warm-up steps; rise of resident memory)"
+    return title + "\n\n" + markdown_table(header, rows)
 
 
 def section_batch_sizes(networks, sizes, repeats, block):
@@ -193,7 +221,11 @@ def main():
     parser.add_argument(
         "--warm-allocator", action="store_true", help="free one 32 MiB block first (see common.warm_allocator)"
     )
+    parser.add_argument("--memory-probe", nargs=2, metavar=("NETWORK", "LIBRARY"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.memory_probe:
+        memory_probe(*args.memory_probe)
+        return
     if args.warm_allocator:
         warm_allocator()
     repeats, block = args.repeats, 0.3

@@ -57,12 +57,7 @@ class Adadelta(Optimizer):
         loss = self._closure_loss(closure)
         for group in self.param_groups:
             lr, rho, eps, weight_decay = group["lr"], group["rho"], group["eps"], group["weight_decay"]
-            for param in group["params"]:
-                if param.grad is None:
-                    continue
-                grad = param.grad.array
-                if group["maximize"]:
-                    grad = -grad
+            for param, grad in self._gradients(group):
                 xp = get_array_module(grad)
                 state = self.state.setdefault(param, {})
                 if not state:

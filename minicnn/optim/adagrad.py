@@ -65,12 +65,7 @@ class Adagrad(Optimizer):
         loss = self._closure_loss(closure)
         for group in self.param_groups:
             lr, lr_decay, eps, weight_decay = group["lr"], group["lr_decay"], group["eps"], group["weight_decay"]
-            for param in group["params"]:
-                if param.grad is None:
-                    continue
-                grad = param.grad.array
-                if group["maximize"]:
-                    grad = -grad
+            for param, grad in self._gradients(group):
                 xp = get_array_module(grad)
                 if param not in self.state:  # a group added later with add_param_group
                     self._init_state(param, group["initial_accumulator_value"])

@@ -49,12 +49,7 @@ class Adam(Optimizer):
         for group in self.param_groups:
             lr, (beta1, beta2), eps = group["lr"], group["betas"], group["eps"]
             weight_decay, amsgrad = group["weight_decay"], group["amsgrad"]
-            for param in group["params"]:
-                if param.grad is None:
-                    continue
-                grad = param.grad.array
-                if group["maximize"]:
-                    grad = -grad
+            for param, grad in self._gradients(group):
                 xp = get_array_module(grad)
                 state = self.state.setdefault(param, {})
                 if not state:

@@ -58,6 +58,14 @@ class Optimizer:
     def step(self, closure=None):
         raise NotImplementedError
 
+    @staticmethod
+    def _gradients(group: dict):
+        """(param, gradient array) for each parameter of ``group`` that has a gradient; with
+        ``maximize=True`` the gradient is negated, so every update rule can always descend."""
+        for param in group["params"]:
+            if param.grad is not None:
+                yield param, (-param.grad.array if group.get("maximize") else param.grad.array)
+
     def _closure_loss(self, closure):
         if closure is None:
             return None

@@ -53,12 +53,7 @@ class RMSprop(Optimizer):
         for group in self.param_groups:
             lr, alpha, eps = group["lr"], group["alpha"], group["eps"]
             weight_decay, momentum, centered = group["weight_decay"], group["momentum"], group["centered"]
-            for param in group["params"]:
-                if param.grad is None:
-                    continue
-                grad = param.grad.array
-                if group["maximize"]:
-                    grad = -grad
+            for param, grad in self._gradients(group):
                 xp = get_array_module(grad)
                 state = self.state.setdefault(param, {})
                 if not state:

@@ -9,7 +9,9 @@ Sections (each prints a markdown table):
   2. inference only (eval mode, no graph);
   3. peak memory of one training step;
   4. time against batch size (16, 64, 256);
-  5. time against image size, for the VGG (input sizes must be multiples of 32: 32, 64, 128, 224).
+  5. time against image size, for the VGG (input sizes must be multiples of 32: 32, 64, 128, 224);
+  6. (``--sections allocator``, not in the default set) minicnn alone in a process, without PyTorch,
+     with and without ``common.warm_allocator``.
 
     .venv/bin/python benchmarks/train_step.py                      # everything (~10 min on 2 cores)
     .venv/bin/python benchmarks/train_step.py --quick              # sections 1-2, short blocks
@@ -30,6 +32,7 @@ import time
 import tracemalloc
 
 import dezero_nets
+import numpy as np
 from common import (
     DISTURBANCE,
     NETWORKS,
@@ -191,6 +194,46 @@ def section_batch_sizes(networks, sizes, repeats, block):
     return "### Training step against batch size\n\n" + markdown_table(header, rows)
 
 
+def alone_probe(networks, warm: bool, steps: int = 15) -> None:
+    """(In a fresh process without PyTorch) median ms per minicnn training step, as a user runs it."""
+    if warm:
+        warm_allocator()
+    times = {}
+    for name in networks:
+        make, _, shape = NETWORKS[name]
+        rng = np.random.default_rng(0)
+        x, y = rng.standard_normal((64,) + shape).astype(np.float32), rng.integers(0, 10, 64)
+        step = minicnn_step(make(shape[-1]), x, y)  # minicnn's own initialisation: no PyTorch imported
+        for _ in range(3):
+            step()
+        samples = []
+        for _ in range(steps):
+            start = time.perf_counter()
+            step()
+            samples.append(time.perf_counter() - start)
+        times[name] = float(np.median(samples)) * 1e3
+    print(json.dumps(times))
+
+
+def section_allocator(networks):
+    """minicnn alone (no PyTorch), one network per fresh process as a user runs it, with and without
+    ``warm_allocator``; two runs of each, alternating."""
+    results = {(name, warm): [] for name in networks for warm in (False, True)}
+    for _ in range(2):
+        for name in networks:
+            for warm in (False, True):
+                command = [sys.executable, __file__, "--alone-probe", "warm" if warm else "default", name]
+                done = subprocess.run(command, capture_output=True, text=True, check=True)
+                results[name, warm].append(json.loads(done.stdout.strip().splitlines()[-1])[name])
+    rows = []
+    for name in networks:
+        rows.append([name, *(" / ".join(f"{ms:.1f}" for ms in results[name, warm]) for warm in (False, True))])
+        print(" | ".join(rows[-1]), flush=True)
+    header = ["network", "minicnn alone, ms (2 runs)", "after freeing one 32 MiB block, ms (2 runs)"]
+    title = "### minicnn alone, one network per process (no PyTorch): training step, median of 15, batch 64"
+    return title + "\n\n" + markdown_table(header, rows)
+
+
 def section_image_sizes(sizes, batch, repeats, block):
     rows = []
     for size in sizes:
@@ -213,7 +256,7 @@ def main():
         "--sections",
         nargs="+",
         default=["training", "inference", "memory", "batch", "image"],
-        choices=["training", "inference", "memory", "batch", "image"],
+        choices=["training", "inference", "memory", "batch", "image", "allocator"],
     )
     parser.add_argument("--batch-sizes", nargs="+", type=int, default=[16, 64, 256])
     parser.add_argument("--image-sizes", nargs="+", type=int, default=[32, 64, 128, 224])
@@ -222,9 +265,13 @@ def main():
         "--warm-allocator", action="store_true", help="free one 32 MiB block first (see common.warm_allocator)"
     )
     parser.add_argument("--memory-probe", nargs=2, metavar=("NETWORK", "LIBRARY"), help=argparse.SUPPRESS)
+    parser.add_argument("--alone-probe", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.memory_probe:
         memory_probe(*args.memory_probe)
+        return
+    if args.alone_probe:
+        alone_probe(args.alone_probe[1:], warm=args.alone_probe[0] == "warm")
         return
     if args.warm_allocator:
         warm_allocator()
@@ -253,6 +300,8 @@ def main():
         tables.append(section_batch_sizes(args.networks, args.batch_sizes, max(3, repeats // 2), block))
     if "image" in sections:
         tables.append(section_image_sizes(args.image_sizes, args.image_batch, 3, block))
+    if "allocator" in sections:
+        tables.append(section_allocator(args.networks))
     print()
     print("\n\n".join(tables))
     print(f"\n({time.time() - started:.0f} s; {DISTURBANCE})")

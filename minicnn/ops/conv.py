@@ -480,6 +480,6 @@ def _conv_function(x_shape, weight_shape, stride, padding, dilation):
     if (KH, KW) == (1, 1) or (C_per_group * KH * KW <= 32 and OW > 16):
         # 1x1 kernels need no columns at all; short columns and long rows: a first layer on 1-channel images
         return Conv2dPerImage
-    if stride == (1, 1) and O < C and (KH, KW) != (1, 1):
+    if stride == (1, 1) and O < C:
         return Conv2dShiftAfter  # fewer outputs than inputs: shift the (smaller) products, not the input
     return Conv2d

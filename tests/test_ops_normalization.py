@@ -181,16 +181,18 @@ def test_vgg_sized_float32_gradients_stay_accurate():
         assert np.abs(ours - exact).max() <= 1e-4 * max(1.0, np.abs(exact).max())
 
 
-def test_per_channel_sums_match_float64():
+@pytest.mark.parametrize("axis", [1, 2])  # channels on axis 1 (N, C, L) or innermost (N, L, C)
+def test_per_channel_sums_match_float64(axis):
     rng = np.random.default_rng(7)
-    for shape in [(6, 3, 1), (4, 5, 17), (64, 8, 784)]:
+    for shape in [(6, 3, 1), (4, 5, 17), (64, 8, 784), (64, 784, 8)]:
         a = rng.standard_normal(shape).astype(np.float32)
         b = rng.standard_normal(shape).astype(np.float32)
-        exact_sum = a.astype(np.float64).sum(axis=(0, 2))
-        exact_dot = (a.astype(np.float64) * b).sum(axis=(0, 2))
-        assert per_channel_sum(a).dtype == np.float64
-        np.testing.assert_allclose(per_channel_sum(a), exact_sum, atol=1e-5 * np.sqrt(a.size))
-        np.testing.assert_allclose(per_channel_dot(a, b), exact_dot, atol=1e-5 * np.sqrt(a.size))
+        other_axes = (0, 3 - axis)
+        exact_sum = a.astype(np.float64).sum(axis=other_axes)
+        exact_dot = (a.astype(np.float64) * b).sum(axis=other_axes)
+        assert per_channel_sum(a, axis).dtype == np.float64
+        np.testing.assert_allclose(per_channel_sum(a, axis), exact_sum, atol=1e-5 * np.sqrt(a.size))
+        np.testing.assert_allclose(per_channel_dot(a, b, axis), exact_dot, atol=1e-5 * np.sqrt(a.size))
 
 
 # ---------------------------------------------------------------- running statistics

@@ -25,6 +25,7 @@ import operator
 
 from ..autograd import Function, Tensor
 from ..backend import as_strided, get_array_module
+from .layout import channel_view, from_channels_last, per_channel_sum, to_channels_last
 
 __all__ = ["conv2d", "im2col", "col2im"]
 
@@ -94,254 +95,174 @@ def col2im(cols, input_shape, stride=(1, 1), padding=((0, 0), (0, 0)), dilation=
     return grad_padded[:, :, top : top + H, left : left + W]
 
 
-# ---------------------------------------------------------------- how the convolution Functions compute
+# ---------------------------------------------------------------- how the convolution Function computes
 #
-# NumPy runs one matrix product (GEMM) at full speed, but each copy or add is one pass over memory, and
-# copies of short rows are slow. So (each measured in benchmarks/RESULTS.md):
+# ``Conv2d`` runs the same im2col + GEMM, arranged for speed (each choice measured in benchmarks/RESULTS.md):
 #
-# 1. Batch second (``Conv2d``). Channels first, then the batch: a (C*KH*KW, N*OH*OW) column matrix makes
-#    each product (forward, dL/dW, dL/dx) ONE large GEMM over the whole batch instead of N small ones.
-#    The price: y and dL/dy change layout between (O, N, ...) and (N, O, ...), one copy each way.
-# 2. Whole rows (stride 1, output rows of at most 16 pixels). Read every padded image as one long row of
-#    pixels: kernel tap (i, j) then meets the OH*Wp consecutive pixels from DH*i*Wp + DW*j on, i.e. OH
-#    whole rows. Computing those Wp (not OW) columns per output row turns each copy and each add-back
-#    into one contiguous run per (channel, image) instead of OH runs of OW pixels: 2-3x faster copies
-#    for Wp/OW more multiply-adds, a 10-30% faster conv on small images. The last Wp - OW columns of each
-#    output row are garbage, dropped from y; their gradient is zero, so adding it back (where a row
-#    spills into the next) changes nothing. One extra zero row under each image keeps the last tap's
-#    run inside its image.
-# 3. Image by image (``Conv2dPerImage``) where the columns are short (C/G*KH*KW <= 32, e.g. a first layer
-#    on 1-channel images) and the rows long, or the kernel is 1x1: the products are then cheap and
-#    writing y in its own (N, O, ...) order saves the layout copies of 1. (~1.4x on such layers).
-# 4. Shift before or after the product. A convolution is a sum over the KH*KW taps of a channel-mixing
-#    product on shifted pixels, y = sum over (i, j) of W[:, :, i, j] @ shift_ij(x). The shift can come
-#    before the product (im2col: C*KH*KW rows of copies) or after it (``Conv2dShiftAfter``: multiply
-#    every pixel by every tap, then add the products up shifted: O*KH*KW rows). When the conv reduces
-#    channels (O < C, Inception's 88 -> 20 5x5) shifting after moves less data: ~2.5x faster.
+# 1. Channels last (see ops/layout.py). The input is read as (N, H, W, C): a window's KW neighbouring
+#    pixels and all their channels are then ONE run of KW*C numbers in memory, so im2col is one strided
+#    view copied once, in long runs. The columns are rows, one per output pixel: (N*OH*OW, KH*KW*C).
+# 2. One GEMM per product over the whole batch. ``columns @ weight`` gives (N*OH*OW, O), which IS the
+#    output in channels-last order: no copy afterwards. dL/dW = columns^T @ dL/dy is one GEMM too.
+# 3. dL/dx, two ways. (a) col2im: dL/dcolumns = dL/dy @ weight^T, computed tap by tap so that each
+#    tap's block is contiguous and adds onto the padded gradient in runs of OW*C. (b) For stride 1,
+#    dL/dx is itself a convolution: dL/dy, padded by the kernel's reach minus the padding, correlated
+#    with the kernel rotated by 180 degrees and its in/out channels swapped. That replaces the KH*KW
+#    read-add-write passes of col2im by one im2col copy, 1.2-2x faster when dL/dy is not larger than
+#    x (padding 'same', or fewer outputs than inputs); col2im wins on 'valid' convs that grow the input.
 
 
-def _pad_hw(x, padding, extra_rows: int = 0):
-    """Zero-pad the last two axes of ``x`` by ((top, bottom), (left, right)), plus ``extra_rows`` more zero
-    rows at the bottom, into a new contiguous array; ``x`` itself when nothing is added."""
+def _pad_hw(x, padding, channels_last: bool):
+    """Zero-pad the H and W axes of a logical (N, C, H, W) array by ((top, bottom), (left, right)), into a
+    new array contiguous in the memory order asked for (returned as a logical NCHW array as well)."""
+    xp = get_array_module(x)
     (top, bottom), (left, right) = padding
-    if top == bottom == left == right == extra_rows == 0:
-        return x
-    *leading, H, W = x.shape
-    shape = (*leading, H + top + bottom + extra_rows, W + left + right)
-    x_padded = get_array_module(x).zeros(shape, dtype=x.dtype)
-    x_padded[..., top : top + H, left : left + W] = x
+    N, C, H, W = x.shape
+    if channels_last:
+        x_padded = from_channels_last(xp.zeros((N, H + top + bottom, W + left + right, C), dtype=x.dtype))
+    else:
+        x_padded = xp.zeros((N, C, H + top + bottom, W + left + right), dtype=x.dtype)
+    x_padded[:, :, top : top + H, left : left + W] = x
     return x_padded
 
 
-def _conv_geometry(x_shape, kernel, stride, padding, dilation):
-    """(OH, OW, OWc, extra_rows): output size, columns computed per output row, zero rows added under images."""
-    (KH, KW), (SH, SW), (DH, DW) = kernel, stride, dilation
-    Hp, Wp = (size + sum(pads) for size, pads in zip(x_shape[2:], padding))
-    OH, OW = (Hp - DH * (KH - 1) - 1) // SH + 1, (Wp - DW * (KW - 1) - 1) // SW + 1
-    # whole rows pay for themselves where rows are short; rows of 17+ pixels copy fast enough one by one
-    whole_rows = (SH, SW) == (1, 1) and OW <= 16
-    # with whole rows the last tap's run of OH*Wp pixels ends DW*(KW-1) past its image: one more row holds it
-    return OH, OW, Wp if whole_rows else OW, 1 if whole_rows and KW > 1 else 0
+def _row_columns(x_padded_nhwc, kernel, stride, dilation, groups):
+    """Channels-last im2col: the windows of a padded (N, Hp, Wp, C) batch as rows (N*OH*OW, G, KH*KW*C/G).
 
-
-def _tap(planes, i, j, stride, dilation, out_size):
-    """The pixels of ``planes`` (..., rows, Wp) that kernel tap (i, j) meets at every output pixel: a
-    writable view (..., OH, OWc).
-
-    Stride 1 (whole rows, OWc = Wp): the OH*Wp consecutive pixels of each plane, read as one long row,
-    from DH*i*Wp + DW*j on. Otherwise the rows DH*i, DH*i + SH, ... and columns DW*j, DW*j + SW, ...
-    ``planes`` must have its last two axes contiguous: merging them into the long row is then a view (in
-    NumPy and CuPy alike, also of a transposed array), so writing into the result writes into ``planes``.
+    ``cols[n, p, q, g, i, j, c] = x_padded[n, SH*p + DH*i, SW*q + DW*j, g*C/G + c]``, a strided view of
+    x_padded (``as_strided`` only describes how to step through the same memory) copied once. Without
+    dilation and groups the innermost (j, c) steps are one memory run of KW*C numbers per kernel row.
     """
-    (SH, SW), (DH, DW), (OH, OW, OWc) = stride, dilation, out_size
-    *leading, rows, Wp = planes.shape
-    if OWc == Wp and (SH, SW) == (1, 1):
-        start = DH * i * Wp + DW * j
-        long_rows = planes.reshape(*leading, rows * Wp)
-        return long_rows[..., start : start + OH * Wp].reshape(*leading, OH, Wp)
-    return planes[..., DH * i : DH * i + SH * (OH - 1) + 1 : SH, DW * j : DW * j + SW * (OW - 1) + 1 : SW]
+    xp = get_array_module(x_padded_nhwc)
+    N, Hp, Wp, C = x_padded_nhwc.shape
+    (KH, KW), (SH, SW), (DH, DW), G = kernel, stride, dilation, groups
+    OH, OW = (Hp - DH * (KH - 1) - 1) // SH + 1, (Wp - DW * (KW - 1) - 1) // SW + 1
+    step_n, step_h, step_w, step_c = x_padded_nhwc.strides  # bytes to the next image, row, pixel, channel
+    windows = as_strided(
+        x_padded_nhwc,
+        shape=(N, OH, OW, G, KH, KW, C // G),
+        strides=(step_n, SH * step_h, SW * step_w, C // G * step_c, DH * step_h, DW * step_w, step_c),
+    )
+    return xp.ascontiguousarray(windows).reshape(N * OH * OW, G, KH * KW * (C // G)), (OH, OW)
 
 
-def _embed_grad(grad_y, OWc):
-    """dL/dy (N, O, OH, OW) copied into the layout the GEMMs computed, (O, N, OH, OWc); the garbage columns
-    get gradient zero (so their products add nothing to dL/dW and dL/dx)."""
-    N, O, OH, OW = grad_y.shape
-    embedded = get_array_module(grad_y).empty((O, N, OH, OWc), dtype=grad_y.dtype)
-    embedded[..., :OW] = grad_y.transpose(1, 0, 2, 3)
-    embedded[..., OW:] = 0
-    return embedded
+def _image_columns(x, kernel, stride, padding, dilation):
+    """Whether a window is so narrow (KW*C/G numbers, e.g. a first layer on 1-channel images) and the
+    output rows so long that the textbook im2col of an NCHW input, (N, C, KH, KW, OH, OW) in runs of OW,
+    copies faster than ``_row_columns`` (3 in "how the convolution Function computes")."""
+    OW = (x.shape[3] + sum(padding[1]) - dilation[1] * (kernel[1] - 1) - 1) // stride[1] + 1
+    return x.flags.c_contiguous and x.shape[1] * kernel[1] < OW  # (a 1-channel batch is both NCHW and NHWC)
+
+
+def _correlate(x, weight, stride, padding, dilation, groups):
+    """The convolution itself, without bias: logical (N, C, H, W) -> logical (N, O, OH, OW), and its columns.
+
+    Returns (y, x_cols, per_image). ``per_image`` tells which column layout was used: rows, with y
+    channels-last (1 and 2 above); or the textbook one (3 above), with y in plain (N, O, OH, OW) order.
+    """
+    N, (O, C_per_group, KH, KW), G = x.shape[0], weight.shape, groups
+    K = C_per_group * KH * KW  # the length of one window
+    if (KH, KW) == (1, 1) and padding == ((0, 0), (0, 0)):  # a 1x1 kernel's columns are the pixels themselves
+        x_pixels = x.transpose(0, 2, 3, 1)[:, :: stride[0], :: stride[1]]
+        OH, OW = x_pixels.shape[1:3]
+        x_cols = x_pixels.reshape(N * OH * OW, G, C_per_group)  # a copy only if strided or not channels-last
+    elif _image_columns(x, (KH, KW), stride, padding, dilation):
+        x_cols = im2col(_pad_hw(x, padding, channels_last=False), KH, KW, stride, dilation)
+        OH, OW = x_cols.shape[-2:]
+        x_cols = x_cols.reshape(N, G, K, OH * OW)  # rows ordered (c, i, j), as the weight's own
+        y = weight.reshape(G, O // G, K) @ x_cols  # (N, G, O/G, OH*OW): one GEMM per image, y in NCHW order
+        return y.reshape(N, O, OH, OW), x_cols, True
+    else:
+        x_padded_nhwc = _pad_hw(x, padding, channels_last=True).transpose(0, 2, 3, 1)
+        x_cols, (OH, OW) = _row_columns(x_padded_nhwc, (KH, KW), stride, dilation, G)
+    # weight rows ordered (i, j, c) like the columns: (G, KH*KW*C/G, O/G)
+    weight_cols = weight.reshape(G, O // G, C_per_group, KH, KW).transpose(0, 3, 4, 2, 1).reshape(G, K, O // G)
+    y_groups = x_cols.transpose(1, 0, 2) @ weight_cols  # (G, P, K) @ (G, K, O/G): one GEMM per group
+    y_nhwc = y_groups.transpose(1, 0, 2).reshape(N, OH, OW, O)  # free without groups
+    return from_channels_last(y_nhwc), x_cols, False
+
+
+def _flipped_transposed(weight, groups):
+    """The kernel of dL/dx as a convolution: rotated by 180 degrees, input and output channels swapped."""
+    O, C_per_group, KH, KW = weight.shape
+    swapped = weight.reshape(groups, O // groups, C_per_group, KH, KW).transpose(0, 2, 1, 3, 4)
+    return swapped.reshape(groups * C_per_group, O // groups, KH, KW)[:, :, ::-1, ::-1]
+
+
+def _grad_by_convolution(x_shape, weight_shape, stride, padding, dilation) -> bool:
+    """Whether dL/dx as a convolution of dL/dy (3b above) is possible and cheaper than col2im (3a)."""
+    (_, C, H, W), (O, _, KH, KW) = x_shape, weight_shape
+    (top, bottom), (left, right) = padding
+    reach_h, reach_w = dilation[0] * (KH - 1), dilation[1] * (KW - 1)
+    if stride != (1, 1) or max(top, bottom) > reach_h or max(left, right) > reach_w:
+        return False
+    OH, OW = H + top + bottom - reach_h, W + left + right - reach_w
+    # im2col of dL/dy copies O*H*W numbers per tap; col2im reads and writes C*OH*OW (about twice the cost)
+    return O * H * W <= 2 * C * OH * OW
 
 
 class Conv2d(Function):
     """y[n, o, p, q] = b[o] + sum over c, i, j of w[o, c, i, j] * x_padded[n, g*C/G + c, SH*p + DH*i, SW*q + DW*j],
 
     where g = o // (O/G) is the group of output channel o and c runs over that group's C/G channels.
-    Computed by im2col: copy each tap's shifted input into columns, then one GEMM (see above).
+    Computed channels-last by im2col + one GEMM (see above); y is returned as an NCHW view of NHWC memory.
     """
 
     @staticmethod
     def forward(ctx, x, weight, bias=None, stride=(1, 1), padding=((0, 0), (0, 0)), dilation=(1, 1), groups=1):
-        xp = get_array_module(x)
-        (N, C), (O, C_per_group, KH, KW), G = x.shape[:2], weight.shape, groups
-        OH, OW, OWc, extra_rows = out = _conv_geometry(x.shape, (KH, KW), stride, padding, dilation)
-        x_planes = _pad_hw(x.transpose(1, 0, 2, 3), padding, extra_rows)  # (C, N, rows, Wp), batch second
-        x_cols = xp.empty((C, KH, KW, N, OH, OWc), dtype=x.dtype)
-        for i in range(KH):
-            for j in range(KW):
-                x_cols[:, i, j] = _tap(x_planes, i, j, stride, dilation, out[:3])  # im2col, one tap at a time
-        x_cols = x_cols.reshape(G, C_per_group * KH * KW, N * OH * OWc)  # free: C is (G, C/G)
-        y_cols = weight.reshape(G, O // G, -1) @ x_cols  # (G, O/G, N*OH*OWc): one GEMM per group
-        y_cols = y_cols.reshape(O, N, OH, OWc)[..., :OW].transpose(1, 0, 2, 3)  # drop the garbage (a view)
-        y = xp.empty((N, O, OH, OW), dtype=x.dtype)
+        y, x_cols, per_image = _correlate(x, weight, stride, padding, dilation, groups)
         if bias is not None:
-            xp.add(y_cols, bias.reshape(1, O, 1, 1), out=y)  # the copy to (N, O, OH, OW) adds the bias
-        else:
-            y[...] = y_cols
-        # dL/dweight needs the columns and dL/dx needs the weight; skip the (large) columns when unused
+            y += bias.reshape(-1, 1, 1)
+        # dL/dweight needs the columns and dL/dx the weight; skip the (large) columns when the weight is frozen
         ctx.save_for_backward(x_cols if ctx.needs_input_grad[1] else None, weight)
-        ctx.x_shape, ctx.has_bias, ctx.out = x.shape, bias is not None, out
+        ctx.x_shape, ctx.has_bias, ctx.per_image = x.shape, bias is not None, per_image
         ctx.geometry = (stride, padding, dilation, groups)
         return y
 
     @staticmethod
     def backward(ctx, grad_y):
         x_cols, weight = ctx.saved_tensors
-        stride, padding, dilation, G = ctx.geometry
-        (OH, _, OWc, extra_rows), (N, C, H, W), (O, _, KH, KW) = ctx.out, ctx.x_shape, weight.shape
-        xp = get_array_module(grad_y)
-        grad_rows = _embed_grad(grad_y, OWc).reshape(G, O // G, N * OH * OWc)
+        (N, O, OH, OW), (_, C_per_group, KH, KW), G = grad_y.shape, weight.shape, ctx.geometry[3]
         grad_x = grad_weight = grad_bias = None
-        if ctx.needs_input_grad[0]:  # dL/dcols = W^T @ dL/dY, then col2im: each entry back onto its pixel
-            grad_cols = weight.reshape(G, O // G, -1).swapaxes(1, 2) @ grad_rows  # (G, C/G*KH*KW, N*OH*OWc)
-            grad_cols = grad_cols.reshape(C, KH, KW, N, OH, OWc)
-            (top, bottom), (left, right) = padding
-            grad_padded = xp.zeros((N, C, H + top + bottom + extra_rows, W + left + right), dtype=grad_y.dtype)
-            grad_planes = grad_padded.transpose(1, 0, 2, 3)  # (C, N, rows, Wp), as the columns are ordered
-            for i in range(KH):
-                for j in range(KW):
-                    _tap(grad_planes, i, j, stride, dilation, ctx.out[:3])[...] += grad_cols[:, i, j]
-            grad_x = grad_padded[:, :, top : top + H, left : left + W]
-        if ctx.needs_input_grad[1]:  # dL/dW = dL/dY @ cols^T, one GEMM summing over the whole batch
-            # computed as (cols @ dL/dY^T)^T: the same numbers, ~30% faster in OpenBLAS with the long axis last
-            grad_weight = (x_cols @ grad_rows.swapaxes(1, 2)).swapaxes(1, 2).reshape(weight.shape)
+        if ctx.needs_input_grad[0]:
+            grad_x = _grad_input(to_channels_last(grad_y), weight, ctx.x_shape, ctx.geometry)
+        if ctx.needs_input_grad[1] and ctx.per_image:  # sum over the images of dL/dy @ columns^T
+            grad_images = grad_y.reshape(N, G, O // G, OH * OW)  # a copy only if grad_y is channels-last
+            grad_weight = (grad_images @ x_cols.swapaxes(2, 3)).sum(axis=0).reshape(weight.shape)
+        elif ctx.needs_input_grad[1]:  # columns^T @ dL/dy: (G, K, P) @ (G, P, O/G), one GEMM per group
+            grad_rows = to_channels_last(grad_y).reshape(N * OH * OW, G, O // G).transpose(1, 0, 2)
+            grad_cols = x_cols.transpose(1, 2, 0) @ grad_rows  # (G, K, O/G), rows (i, j, c)
+            grad_weight = grad_cols.reshape(G, KH, KW, C_per_group, O // G).transpose(0, 4, 3, 1, 2)
+            grad_weight = grad_weight.reshape(weight.shape)
         if ctx.has_bias and ctx.needs_input_grad[2]:  # each bias touched every pixel of its channel
-            # channel sums as one matrix-vector product (2-3x faster than sum(axis=(0, 2, 3)))
-            grad_bias = grad_rows.reshape(O, -1) @ xp.ones(N * OH * OWc, dtype=grad_y.dtype)
+            grad_bias = per_channel_sum(*channel_view(grad_y)).astype(grad_y.dtype)
         return grad_x, grad_weight, grad_bias
 
 
-class Conv2dPerImage(Function):
-    """The same convolution image by image: the textbook ``im2col`` (N, C, KH, KW, OH, OW) and one small
-    GEMM per image, whose result is already the (N, O, OH, OW) output.
-
-    Best where a column is short and the rows long (a first layer on 1-channel images): the products are
-    then cheap, and writing y and reading dL/dy in their own (N, O, ...) order saves the batch-second
-    path's two layout copies, ~1 ms on the Keras-style first layer.
-    """
-
-    @staticmethod
-    def forward(ctx, x, weight, bias=None, stride=(1, 1), padding=((0, 0), (0, 0)), dilation=(1, 1), groups=1):
-        N, (O, C_per_group, KH, KW), G = x.shape[0], weight.shape, groups
-        if (KH, KW) == (1, 1) and padding == ((0, 0), (0, 0)):  # a 1x1 kernel reads every SH-th row: a view
-            x_cols = x[:, :, :: stride[0], :: stride[1]]
-        else:
-            x_cols = im2col(_pad_hw(x, padding), KH, KW, stride, dilation)  # (N, C, KH, KW, OH, OW)
-        OH, OW = x_cols.shape[-2:]
-        x_cols = x_cols.reshape(N, G, C_per_group * KH * KW, OH * OW)  # free: C is (G, C/G)
-        y = weight.reshape(G, O // G, -1) @ x_cols  # (N, G, O/G, OH*OW): N GEMMs, already (N, O, OH, OW)
-        if bias is not None:
-            y += bias.reshape(G, O // G, 1)
-        # dL/dweight needs the columns and dL/dx needs the weight; skip the (large) columns when unused
-        ctx.save_for_backward(x_cols if ctx.needs_input_grad[1] else None, weight)
-        ctx.x_shape, ctx.has_bias = x.shape, bias is not None
-        ctx.geometry = (stride, padding, dilation, groups)
-        return y.reshape(N, O, OH, OW)
-
-    @staticmethod
-    def backward(ctx, grad_y):
-        x_cols, weight = ctx.saved_tensors
-        stride, padding, dilation, G = ctx.geometry
-        (N, O, OH, OW), (C, KH, KW) = grad_y.shape, (ctx.x_shape[1], *weight.shape[2:])
-        xp = get_array_module(grad_y)
-        grad_rows = grad_y.reshape(N, G, O // G, OH * OW)  # the forward product's layout
-        grad_x = grad_weight = grad_bias = None
-        if ctx.needs_input_grad[0]:  # dL/dcols = W^T @ dL/dY per image, then col2im
-            grad_cols = weight.reshape(G, O // G, -1).swapaxes(1, 2) @ grad_rows  # (N, G, C/G*KH*KW, OH*OW)
-            grad_cols = grad_cols.reshape(N, C, KH, KW, OH, OW)
-            if (KH, KW, *stride) == (1, 1, 1, 1) and padding == ((0, 0), (0, 0)):  # the columns were x itself
-                grad_x = grad_cols.reshape(ctx.x_shape)
-            else:
-                grad_x = col2im(grad_cols, ctx.x_shape, stride, padding, dilation)
-        if ctx.needs_input_grad[1]:  # dL/dW = sum over the images of cols @ dL/dY^T (transposed back)
-            per_image = x_cols @ grad_rows.swapaxes(2, 3)  # (N, G, C/G*KH*KW, O/G)
-            grad_weight = per_image.sum(axis=0).swapaxes(1, 2).reshape(weight.shape)
-        if ctx.has_bias and ctx.needs_input_grad[2]:  # channel sums as matrix-vector products
-            grad_bias = (grad_y.reshape(N, O, OH * OW) @ xp.ones(OH * OW, dtype=grad_y.dtype)).sum(axis=0)
-        return grad_x, grad_weight, grad_bias
-
-
-class Conv2dShiftAfter(Function):
-    """The same stride-1 convolution, multiplying first and shifting after (for O < C, see above).
-
-    products[i, j] = W[:, :, i, j] @ x at every padded pixel (one GEMM for all taps); then
-    y[n, o, p, q] = sum over (i, j) of products[i, j][o, n, p + DH*i, q + DW*j], added tap by tap.
-    Backward is the mirror image: dL/dproducts[i, j] is dL/dy shifted back, and both gradients are GEMMs
-    with it: dL/dx = sum of W[:, :, i, j]^T @ dL/dproducts[i, j], dL/dW[:, :, i, j] = dL/dproducts[i, j] @ x^T.
-    """
-
-    @staticmethod
-    def forward(ctx, x, weight, bias=None, padding=((0, 0), (0, 0)), dilation=(1, 1), groups=1):
-        xp = get_array_module(x)
-        N, (O, C_per_group, KH, KW), G = x.shape[0], weight.shape, groups
-        OH, OW, OWc, extra_rows = out = _conv_geometry(x.shape, (KH, KW), (1, 1), padding, dilation)
-        x_planes = _pad_hw(x.transpose(1, 0, 2, 3), padding, extra_rows)  # (C, N, rows, Wp)
-        rows, Wp = x_planes.shape[2:]
-        x_rows = x_planes.reshape(G, C_per_group, N * rows * Wp)
-        # weight as (G, KH*KW*O/G, C/G): one row per (tap, output channel)
-        weight_taps = weight.reshape(G, O // G, C_per_group, KH * KW).transpose(0, 3, 1, 2)
-        weight_taps = weight_taps.reshape(G, KH * KW * (O // G), C_per_group)
-        products = (weight_taps @ x_rows).reshape(G, KH * KW, O // G, N, rows, Wp)
-        y_groups = xp.zeros((G, O // G, N, OH, OWc), dtype=x.dtype)
-        for i in range(KH):
-            for j in range(KW):
-                y_groups += _tap(products[:, i * KW + j], i, j, (1, 1), dilation, out[:3])
-        y = xp.empty((N, O, OH, OW), dtype=x.dtype)
-        y_view = y_groups.reshape(O, N, OH, OWc)[..., :OW].transpose(1, 0, 2, 3)  # drop the garbage columns
-        if bias is not None:
-            xp.add(y_view, bias.reshape(1, O, 1, 1), out=y)
-        else:
-            y[...] = y_view
-        # backward multiplies dL/dproducts by the input (for dL/dW) and by the weight (for dL/dx)
-        ctx.save_for_backward(x_rows if ctx.needs_input_grad[1] else None, weight_taps)
-        ctx.x_shape, ctx.weight_shape, ctx.has_bias, ctx.out = x.shape, weight.shape, bias is not None, out
-        ctx.geometry = (padding, dilation, groups, rows, Wp)
-        return y
-
-    @staticmethod
-    def backward(ctx, grad_y):
-        x_rows, weight_taps = ctx.saved_tensors
-        padding, dilation, G, rows, Wp = ctx.geometry
-        (OH, _, OWc, _), (N, C, H, W), (O, C_per_group, KH, KW) = ctx.out, ctx.x_shape, ctx.weight_shape
-        xp = get_array_module(grad_y)
-        grad_groups = _embed_grad(grad_y, OWc).reshape(G, O // G, N, OH, OWc)
-        # dL/dproducts: each tap's products met dL/dy shifted by that tap (zero where no output read them)
-        grad_products = xp.zeros((G, KH * KW, O // G, N, rows, Wp), dtype=grad_y.dtype)
-        for i in range(KH):
-            for j in range(KW):
-                _tap(grad_products[:, i * KW + j], i, j, (1, 1), dilation, ctx.out[:3])[...] = grad_groups
-        grad_products = grad_products.reshape(G, KH * KW * (O // G), N * rows * Wp)
-        grad_x = grad_weight = grad_bias = None
-        if ctx.needs_input_grad[0]:  # one GEMM: every pixel gathers what its products were worth
-            grad_planes = (weight_taps.swapaxes(1, 2) @ grad_products).reshape(C, N, rows, Wp)
-            (top, _), (left, _) = padding
-            # a (C, N, ...) ordered view: the next backward that needs another order copies it anyway
-            grad_x = grad_planes[:, :, top : top + H, left : left + W].transpose(1, 0, 2, 3)
-        if ctx.needs_input_grad[1]:  # one GEMM over the whole batch, as (x @ dL/dproducts^T)^T (see Conv2d)
-            grad_taps = (x_rows @ grad_products.swapaxes(1, 2)).reshape(G, C_per_group, KH, KW, O // G)
-            grad_weight = grad_taps.transpose(0, 4, 1, 2, 3).reshape(ctx.weight_shape)
-        if ctx.has_bias and ctx.needs_input_grad[2]:
-            grad_bias = grad_groups.reshape(O, -1) @ xp.ones(N * OH * OWc, dtype=grad_y.dtype)
-        return grad_x, grad_weight, grad_bias
+def _grad_input(grad_nhwc, weight, x_shape, geometry):
+    """dL/dx of the convolution, a logical (N, C, H, W) view of channels-last memory, by 3b or 3a above."""
+    stride, padding, dilation, G = geometry
+    xp = get_array_module(grad_nhwc)
+    (N, C, H, W), (O, C_per_group, KH, KW), (SH, SW), (DH, DW) = x_shape, weight.shape, stride, dilation
+    (top, bottom), (left, right) = padding
+    if _grad_by_convolution(x_shape, weight.shape, stride, padding, dilation):
+        full = ((DH * (KH - 1) - top, DH * (KH - 1) - bottom), (DW * (KW - 1) - left, DW * (KW - 1) - right))
+        return _correlate(from_channels_last(grad_nhwc), _flipped_transposed(weight, G), (1, 1), full, dilation, G)[0]
+    # col2im: every tap's dL/dcolumns block (P, C), contiguous, added back where that tap read its pixels
+    grad_rows = grad_nhwc.reshape(-1, G, O // G).transpose(1, 0, 2)  # (G, P, O/G)
+    taps = weight.reshape(G, O // G, C_per_group, KH * KW).transpose(3, 0, 1, 2)  # (KH*KW, G, O/G, C/G)
+    grad_taps = grad_rows @ taps  # (KH*KW, G, P, C/G)
+    OH, OW = grad_nhwc.shape[1:3]
+    grad_taps = grad_taps.transpose(0, 2, 1, 3).reshape(KH * KW, N, OH, OW, C)  # free without groups
+    if (KH, KW, SH, SW) == (1, 1, 1, 1) and padding == ((0, 0), (0, 0)):
+        return from_channels_last(grad_taps[0])  # the one tap read every pixel once
+    grad_padded = xp.zeros((N, H + top + bottom, W + left + right, C), dtype=grad_nhwc.dtype)
+    for i in range(KH):
+        for j in range(KW):
+            rows = slice(DH * i, DH * i + SH * (OH - 1) + 1, SH)
+            columns = slice(DW * j, DW * j + SW * (OW - 1) + 1, SW)
+            grad_padded[:, rows, columns] += grad_taps[i * KW + j]
+    return from_channels_last(grad_padded[:, top : top + H, left : left + W])
 
 
 def _pair(value, name: str) -> tuple:
@@ -466,20 +387,4 @@ def conv2d(
             )
         if bias.dtype != input.dtype:
             raise TypeError(f"conv2d: bias dtype {bias.dtype} does not match input dtype {input.dtype}")
-    function = _conv_function(input.shape, weight.shape, stride, padding, dilation)
-    options = dict(padding=padding, dilation=dilation, groups=groups)
-    if function is not Conv2dShiftAfter:  # which is for stride 1 only
-        options["stride"] = stride
-    return function.apply(input, weight, bias, **options)
-
-
-def _conv_function(x_shape, weight_shape, stride, padding, dilation):
-    """Which of the three equal Functions runs a convolution fastest (measured: benchmarks/RESULTS.md)."""
-    (O, C_per_group, KH, KW), C = weight_shape, x_shape[1]
-    OW = _conv_geometry(x_shape, (KH, KW), stride, padding, dilation)[1]
-    if (KH, KW) == (1, 1) or (C_per_group * KH * KW <= 32 and OW > 16):
-        # 1x1 kernels need no columns at all; short columns and long rows: a first layer on 1-channel images
-        return Conv2dPerImage
-    if stride == (1, 1) and O < C:
-        return Conv2dShiftAfter  # fewer outputs than inputs: shift the (smaller) products, not the input
-    return Conv2d
+    return Conv2d.apply(input, weight, bias, stride=stride, padding=padding, dilation=dilation, groups=groups)

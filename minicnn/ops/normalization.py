@@ -18,59 +18,47 @@ does not broadcast along the innermost axis). Every op here is memory-bound: the
 
 from __future__ import annotations
 
-import math
 import numbers
 
 from ..autograd import Function, Tensor
 from ..backend import get_array_module
+from .layout import channel_view, from_channels_last, per_channel_sum
 
 __all__ = ["batch_norm"]
 
 
-def per_channel_sum(x3):
-    """Sum an (N, C, L) array over N and L: one float64 total per channel, shape (C,).
-
-    ``x3.sum(axis=(0, 2))`` walks memory with a stride per channel and was 4-7x slower than this on
-    the reference networks: each row of L values times a ones vector is one BLAS matrix-vector product.
-    The N*C partial sums are then added in float64: summing all N*L values in float32 cost VGG's
-    gradients three digits of accuracy (REFERENCE.md), and upcasting N*C numbers is cheap.
-    """
-    xp = get_array_module(x3)
-    n, c, l = x3.shape
-    if l == 1:  # an (N, C) input: the row sums are the values themselves
-        row_sums = x3.reshape(n, c)
-    else:
-        row_sums = (x3.reshape(n * c, l) @ xp.ones(l, dtype=x3.dtype)).reshape(n, c)
-    return row_sums.astype(xp.float64).sum(axis=0)
+def from_channel_view(y3, axis: int, shape):
+    """The inverse of ``channel_view``: y3 as a logical array of ``shape``, in y3's memory order."""
+    if axis == 1:
+        return y3.reshape(shape)
+    N, C, H, W = shape
+    return from_channels_last(y3.reshape(N, H, W, C))
 
 
-def per_channel_dot(a3, b3):
-    """``per_channel_sum(a3 * b3)`` for two (N, C, L) arrays, without making the product array.
+def per_channel_dot(a3, b3, axis: int):
+    """``per_channel_sum(a3 * b3, axis)`` for two ``channel_view`` arrays, without making the product array.
 
-    ``einsum`` multiplies and adds row by row in one read of each array: on these memory-bound sizes
-    that is about twice as fast as writing ``a3 * b3`` out first.
+    ``einsum`` multiplies and adds in one read of each array: on these memory-bound sizes that is about
+    twice as fast as writing ``a3 * b3`` out first.
     """
     xp = get_array_module(a3)
-    n, c, l = a3.shape
-    row_dots = xp.einsum("ij,ij->i", a3.reshape(n * c, l), b3.reshape(n * c, l))
-    return row_dots.reshape(n, c).astype(xp.float64).sum(axis=0)
+    row_dots = xp.einsum("ncl,ncl->nc" if axis == 1 else "nlc,nlc->nc", a3, b3)
+    return row_dots.astype(xp.float64).sum(axis=0)
 
 
-def per_channel(values, x3):
-    """Spread per-channel ``values`` (C,) to a (C, L) array of ``x3``'s dtype, to combine with x3 (N, C, L).
+def per_channel(values, x3, axis: int):
+    """Spread per-channel ``values`` (C,) to a (C, L) or (L, C) array of ``x3``'s dtype, to combine with x3.
 
     Multiplying (N, C, L) by a (C, L) operand is ~1.7x faster on NumPy than by a (C, 1) column, which
-    broadcasts along the innermost axis; the copy is only C*L numbers. Casting to x3's dtype keeps a
-    float32 input float32 (a float64 operand would upcast the whole product).
+    broadcasts along the innermost axis, and (N, L, C) by an (L, C) one ~3x faster than by a (C,) row;
+    the copy is only C*L numbers. Casting to x3's dtype keeps a float32 input float32 (a float64
+    operand would upcast the whole product).
     """
     xp = get_array_module(x3)
-    _, c, l = x3.shape
-    return xp.repeat(values.astype(x3.dtype), l).reshape(c, l)
-
-
-def as_ncl(x):
-    """View (N, C, *) as (N, C, L): one code path for every rank (a copy only if x is not contiguous)."""
-    return x.reshape(x.shape[0], x.shape[1], math.prod(x.shape[2:]))
+    values = values.astype(x3.dtype)
+    if axis == 1:
+        return xp.repeat(values, x3.shape[2]).reshape(x3.shape[1:])
+    return xp.tile(values, x3.shape[1]).reshape(x3.shape[1:])
 
 
 class BatchNorm(Function):
@@ -83,12 +71,12 @@ class BatchNorm(Function):
     @staticmethod
     def forward(ctx, x, weight, bias, training=False, running_mean=None, running_var=None, momentum=0.1, eps=1e-5):
         xp = get_array_module(x)
-        x3 = as_ncl(x)
-        count = x3.shape[0] * x3.shape[2]  # M values per channel
+        x3, axis = channel_view(x)
+        count = x3.size // x.shape[1]  # M values per channel
         if training:
-            mean = per_channel_sum(x3) / count  # float64 (C,)
-            centered = x3 - per_channel(mean, x3)
-            var = per_channel_dot(centered, centered) / count  # biased: what the batch is normalised with
+            mean = per_channel_sum(x3, axis) / count  # float64 (C,)
+            centered = x3 - per_channel(mean, x3, axis)
+            var = per_channel_dot(centered, centered, axis) / count  # biased: what the batch is normalised with
             if running_mean is not None:  # in place, outside the graph (buffers, not parameters)
                 running_mean *= 1 - momentum
                 running_mean += (momentum * mean).astype(running_mean.dtype)
@@ -99,47 +87,49 @@ class BatchNorm(Function):
         inv_std = 1.0 / xp.sqrt(var + eps)
         scale = inv_std * weight if weight is not None else inv_std  # y = (x - mean) * scale + bias
         if training:
-            y = centered * per_channel(scale, x3)
+            y = centered * per_channel(scale, x3, axis)
             shift = bias
         else:  # a fixed affine map per channel: x - mean is never formed, the mean goes into the shift
-            y = x3 * per_channel(scale, x3)
+            y = x3 * per_channel(scale, x3, axis)
             shift = -mean * scale if bias is None else bias - mean * scale
             centered = x3 if ctx.needs_input_grad[1] else None  # backward forms x - mean only for dweight
         if shift is not None:
-            y += per_channel(shift, x3)
+            y += per_channel(shift, x3, axis)
         # backward needs x - mean (xhat = (x - mean) * inv_std), inv_std, and the weight (dxhat = weight * dy)
         ctx.save_for_backward(centered, mean, inv_std, weight)
-        ctx.training, ctx.count = training, count
-        return y.reshape(x.shape)
+        ctx.training, ctx.count, ctx.axis = training, count, axis
+        return from_channel_view(y, axis, x.shape)
 
     @staticmethod
     def backward(ctx, grad):
         needs_x, needs_weight, needs_bias = ctx.needs_input_grad
         centered, mean, inv_std, weight = ctx.saved_tensors
-        grad3 = as_ncl(grad)
+        grad3, axis = channel_view(grad, ctx.axis)  # in the memory order of the saved input
         scale = inv_std * weight if weight is not None else inv_std  # weight * inv_std
         grad_x = grad_weight = grad_bias = None
         if ctx.training:
-            sum_dy = per_channel_sum(grad3)
-            sum_dy_xhat = per_channel_dot(grad3, centered) * inv_std
+            sum_dy = per_channel_sum(grad3, axis)
+            sum_dy_xhat = per_channel_dot(grad3, centered, axis) * inv_std
             if needs_x:
                 # the standard dx = inv_std/M * (M*dxhat - sum(dxhat) - xhat*sum(dxhat*xhat)) with dxhat =
                 # weight*dy, written as dx = scale * (dy - mean(dy) - xhat*mean(dy*xhat)), xhat = centered*inv_std
-                grad_x = centered * per_channel(inv_std * sum_dy_xhat / ctx.count, grad3)  # xhat * mean(dy*xhat)
-                grad_x += per_channel(sum_dy / ctx.count, grad3)  # + mean(dy)
+                grad_x = centered * per_channel(inv_std * sum_dy_xhat / ctx.count, grad3, axis)  # xhat * mean(dy*xhat)
+                grad_x += per_channel(sum_dy / ctx.count, grad3, axis)  # + mean(dy)
                 get_array_module(grad).subtract(grad3, grad_x, out=grad_x)  # dy - (...), in place: no new array
-                grad_x *= per_channel(scale, grad3)
+                grad_x *= per_channel(scale, grad3, axis)
         else:  # evaluation: y = x * scale + shift
-            sum_dy = per_channel_sum(grad3) if needs_bias else None
+            sum_dy = per_channel_sum(grad3, axis) if needs_bias else None
             if needs_weight:
-                sum_dy_xhat = per_channel_dot(grad3, centered - per_channel(mean, grad3)) * inv_std
+                sum_dy_xhat = per_channel_dot(grad3, centered - per_channel(mean, grad3, axis), axis) * inv_std
             if needs_x:
-                grad_x = grad3 * per_channel(scale, grad3)
+                grad_x = grad3 * per_channel(scale, grad3, axis)
         if needs_weight:
             grad_weight = sum_dy_xhat.astype(grad.dtype)  # dweight = sum(dy * xhat)
         if needs_bias:
             grad_bias = sum_dy.astype(grad.dtype)  # dbias = sum(dy)
-        return (grad_x.reshape(grad.shape) if grad_x is not None else None), grad_weight, grad_bias
+        if grad_x is not None:
+            grad_x = from_channel_view(grad_x, axis, grad.shape)
+        return grad_x, grad_weight, grad_bias
 
 
 def _check_channel_vector(name, value, channels, input):

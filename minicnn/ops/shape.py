@@ -11,6 +11,7 @@ from .. import backend
 from ..autograd import Function, Tensor, _normalize_dim, _raw_index
 from ..backend import get_array_module
 from .elementwise import sum_to_shape
+from .layout import from_channels_last, is_channels_last
 
 
 class Reshape(Function):
@@ -125,7 +126,11 @@ class Cat(Function):
     def forward(ctx, *arrays, dim=0):
         ctx.dim = dim
         ctx.sizes = [a.shape[dim] for a in arrays]
-        return get_array_module(*arrays).concatenate(arrays, axis=dim)
+        xp = get_array_module(*arrays)
+        if dim == 1 and all(is_channels_last(a) for a in arrays):  # e.g. Inception's branches of conv outputs
+            # join along the innermost (channel) axis of their memory, so the result stays channels-last
+            return from_channels_last(xp.concatenate([a.transpose(0, 2, 3, 1) for a in arrays], axis=3))
+        return xp.concatenate(arrays, axis=dim)
 
     @staticmethod
     def backward(ctx, grad):

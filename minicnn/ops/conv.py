@@ -118,6 +118,8 @@ def _pad_hw(x, padding, channels_last: bool):
     xp = get_array_module(x)
     (top, bottom), (left, right) = padding
     N, C, H, W = x.shape
+    if top == bottom == left == right == 0:  # nothing to add: x itself, copied only if in the other order
+        return from_channels_last(to_channels_last(x)) if channels_last else xp.ascontiguousarray(x)
     if channels_last:
         x_padded = from_channels_last(xp.zeros((N, H + top + bottom, W + left + right, C), dtype=x.dtype))
     else:
@@ -136,14 +138,14 @@ def _row_columns(x_padded_nhwc, kernel, stride, dilation, groups):
     xp = get_array_module(x_padded_nhwc)
     N, Hp, Wp, C = x_padded_nhwc.shape
     (KH, KW), (SH, SW), (DH, DW), G = kernel, stride, dilation, groups
-    OH, OW = (Hp - DH * (KH - 1) - 1) // SH + 1, (Wp - DW * (KW - 1) - 1) // SW + 1
+    OH, OW = _output_size((Hp, Wp), kernel, stride, dilation)
     step_n, step_h, step_w, step_c = x_padded_nhwc.strides  # bytes to the next image, row, pixel, channel
     windows = as_strided(
         x_padded_nhwc,
         shape=(N, OH, OW, G, KH, KW, C // G),
         strides=(step_n, SH * step_h, SW * step_w, C // G * step_c, DH * step_h, DW * step_w, step_c),
     )
-    return xp.ascontiguousarray(windows).reshape(N * OH * OW, G, KH * KW * (C // G)), (OH, OW)
+    return xp.ascontiguousarray(windows).reshape(N * OH * OW, G, KH * KW * (C // G))
 
 
 def _image_columns(x, kernel, stride, padding, dilation):
@@ -154,8 +156,8 @@ def _image_columns(x, kernel, stride, padding, dilation):
     return x.flags.c_contiguous and x.shape[1] * kernel[1] < OW  # (a 1-channel batch is both NCHW and NHWC)
 
 
-def _correlate(x, weight, stride, padding, dilation, groups):
-    """The convolution itself, without bias: logical (N, C, H, W) -> logical (N, O, OH, OW), and its columns.
+def _correlate(x, weight, bias, stride, padding, dilation, groups):
+    """The convolution itself: logical (N, C, H, W) -> logical (N, O, OH, OW), and its columns.
 
     Returns (y, x_cols, per_image). ``per_image`` tells which column layout was used: rows, with y
     channels-last (1 and 2 above); or the textbook one (3 above), with y in plain (N, O, OH, OW) order.
@@ -165,21 +167,47 @@ def _correlate(x, weight, stride, padding, dilation, groups):
     if (KH, KW) == (1, 1) and padding == ((0, 0), (0, 0)):  # a 1x1 kernel's columns are the pixels themselves
         x_pixels = x.transpose(0, 2, 3, 1)[:, :: stride[0], :: stride[1]]
         OH, OW = x_pixels.shape[1:3]
-        x_cols = x_pixels.reshape(N * OH * OW, G, C_per_group)  # a copy only if strided or not channels-last
+        x_cols = [x_pixels.reshape(N * OH * OW, G, C_per_group)]  # a copy only if strided or not channels-last
     elif _image_columns(x, (KH, KW), stride, padding, dilation):
         x_cols = im2col(_pad_hw(x, padding, channels_last=False), KH, KW, stride, dilation)
         OH, OW = x_cols.shape[-2:]
         x_cols = x_cols.reshape(N, G, K, OH * OW)  # rows ordered (c, i, j), as the weight's own
         y = weight.reshape(G, O // G, K) @ x_cols  # (N, G, O/G, OH*OW): one GEMM per image, y in NCHW order
+        if bias is not None:
+            y += bias.reshape(G, O // G, 1)
         return y.reshape(N, O, OH, OW), x_cols, True
     else:
         x_padded_nhwc = _pad_hw(x, padding, channels_last=True).transpose(0, 2, 3, 1)
-        x_cols, (OH, OW) = _row_columns(x_padded_nhwc, (KH, KW), stride, dilation, G)
+        images = _image_batches(x_padded_nhwc.shape, (KH, KW), stride, dilation, x.itemsize)
+        x_cols = [_row_columns(x_padded_nhwc[batch], (KH, KW), stride, dilation, G) for batch in images]
+        OH, OW = _output_size(x_padded_nhwc.shape[1:3], (KH, KW), stride, dilation)
     # weight rows ordered (i, j, c) like the columns: (G, KH*KW*C/G, O/G)
     weight_cols = weight.reshape(G, O // G, C_per_group, KH, KW).transpose(0, 3, 4, 2, 1).reshape(G, K, O // G)
-    y_groups = x_cols.transpose(1, 0, 2) @ weight_cols  # (G, P, K) @ (G, K, O/G): one GEMM per group
-    y_nhwc = y_groups.transpose(1, 0, 2).reshape(N, OH, OW, O)  # free without groups
+    # (G, P, K) @ (G, K, O/G): one GEMM per group (and batch of images); (P, G, O/G) is (N, OH, OW, O)
+    y_rows = [(cols.transpose(1, 0, 2) @ weight_cols).transpose(1, 0, 2) for cols in x_cols]
+    y_nhwc = (y_rows[0] if len(y_rows) == 1 else get_array_module(x).concatenate(y_rows)).reshape(N, OH, OW, O)
+    if bias is not None:
+        y_nhwc += bias  # channels are the innermost axis: the bias repeats along each row
     return from_channels_last(y_nhwc), x_cols, False
+
+
+def _output_size(padded_size, kernel, stride, dilation):
+    """(OH, OW) of a window sliding over a padded (Hp, Wp) plane."""
+    return tuple((size - d * (k - 1) - 1) // s + 1 for size, k, s, d in zip(padded_size, kernel, stride, dilation))
+
+
+def _image_batches(padded_shape, kernel, stride, dilation, itemsize, limit=16 << 20):
+    """Split the batch so that no column array is larger than ``limit`` bytes (16 MiB): a list of slices.
+
+    Arrays above 32 MiB are not recycled by glibc's allocator: each one is fresh memory from the
+    kernel, zeroed page by page on first touch, which doubled the cost of filling Inception's 36 MiB
+    columns. Blocks of 16 MiB are reused from step to step (benchmarks/RESULTS.md).
+    """
+    N, Hp, Wp, C = padded_shape
+    OH, OW = _output_size((Hp, Wp), kernel, stride, dilation)
+    bytes_per_image = OH * OW * kernel[0] * kernel[1] * C * itemsize
+    per_batch = max(1, limit // max(bytes_per_image, 1))
+    return [slice(start, start + per_batch) for start in range(0, max(N, 1), per_batch)]
 
 
 def _flipped_transposed(weight, groups):
@@ -210,9 +238,7 @@ class Conv2d(Function):
 
     @staticmethod
     def forward(ctx, x, weight, bias=None, stride=(1, 1), padding=((0, 0), (0, 0)), dilation=(1, 1), groups=1):
-        y, x_cols, per_image = _correlate(x, weight, stride, padding, dilation, groups)
-        if bias is not None:
-            y += bias.reshape(-1, 1, 1)
+        y, x_cols, per_image = _correlate(x, weight, bias, stride, padding, dilation, groups)
         # dL/dweight needs the columns and dL/dx the weight; skip the (large) columns when the weight is frozen
         ctx.save_for_backward(x_cols if ctx.needs_input_grad[1] else None, weight)
         ctx.x_shape, ctx.has_bias, ctx.per_image = x.shape, bias is not None, per_image
@@ -231,7 +257,10 @@ class Conv2d(Function):
             grad_weight = (grad_images @ x_cols.swapaxes(2, 3)).sum(axis=0).reshape(weight.shape)
         elif ctx.needs_input_grad[1]:  # columns^T @ dL/dy: (G, K, P) @ (G, P, O/G), one GEMM per group
             grad_rows = to_channels_last(grad_y).reshape(N * OH * OW, G, O // G).transpose(1, 0, 2)
-            grad_cols = x_cols.transpose(1, 2, 0) @ grad_rows  # (G, K, O/G), rows (i, j, c)
+            grad_cols, start = 0, 0
+            for cols in x_cols:  # the batches of images the forward pass split its columns into
+                grad_cols = grad_cols + cols.transpose(1, 2, 0) @ grad_rows[:, start : start + len(cols)]
+                start += len(cols)
             grad_weight = grad_cols.reshape(G, KH, KW, C_per_group, O // G).transpose(0, 4, 3, 1, 2)
             grad_weight = grad_weight.reshape(weight.shape)
         if ctx.has_bias and ctx.needs_input_grad[2]:  # each bias touched every pixel of its channel
@@ -247,7 +276,9 @@ def _grad_input(grad_nhwc, weight, x_shape, geometry):
     (top, bottom), (left, right) = padding
     if _grad_by_convolution(x_shape, weight.shape, stride, padding, dilation):
         full = ((DH * (KH - 1) - top, DH * (KH - 1) - bottom), (DW * (KW - 1) - left, DW * (KW - 1) - right))
-        return _correlate(from_channels_last(grad_nhwc), _flipped_transposed(weight, G), (1, 1), full, dilation, G)[0]
+        return _correlate(
+            from_channels_last(grad_nhwc), _flipped_transposed(weight, G), None, (1, 1), full, dilation, G
+        )[0]
     # col2im: every tap's dL/dcolumns block (P, C), contiguous, added back where that tap read its pixels
     grad_rows = grad_nhwc.reshape(-1, G, O // G).transpose(1, 0, 2)  # (G, P, O/G)
     taps = weight.reshape(G, O // G, C_per_group, KH * KW).transpose(3, 0, 1, 2)  # (KH*KW, G, O/G, C/G)

@@ -49,19 +49,22 @@ def im2col(x_padded, kh: int, kw: int, stride=(1, 1), dilation=(1, 1)):
     Returns:
         A new contiguous array of shape (N, C, KH, KW, OH, OW).
     """
-    xp = get_array_module(x_padded)
+    return get_array_module(x_padded).ascontiguousarray(_windows(x_padded, kh, kw, stride, dilation))  # the one copy
+
+
+def _windows(x_padded, kh, kw, stride, dilation):
+    """``im2col``'s windows as a strided view (N, C, KH, KW, OH, OW) of x_padded, before the copy."""
     N, C, height, width = x_padded.shape
     (SH, SW), (DH, DW) = stride, dilation
     OH = (height - DH * (kh - 1) - 1) // SH + 1
     OW = (width - DW * (kw - 1) - 1) // SW + 1
     step_n, step_c, step_h, step_w = x_padded.strides  # bytes to the next image, channel, row, pixel
-    windows = as_strided(
+    return as_strided(
         x_padded,
         shape=(N, C, kh, kw, OH, OW),
         # next kernel tap: DH rows down; next output position: SH rows down (width likewise)
         strides=(step_n, step_c, DH * step_h, DW * step_w, SH * step_h, SW * step_w),
     )
-    return xp.ascontiguousarray(windows)  # the one copy
 
 
 def col2im(cols, input_shape, stride=(1, 1), padding=((0, 0), (0, 0)), dilation=(1, 1)):
@@ -162,30 +165,35 @@ def _correlate(x, weight, bias, stride, padding, dilation, groups):
     Returns (y, x_cols, per_image). ``per_image`` tells which column layout was used: rows, with y
     channels-last (1 and 2 above); or the textbook one (3 above), with y in plain (N, O, OH, OW) order.
     """
+    xp = get_array_module(x)
     N, (O, C_per_group, KH, KW), G = x.shape[0], weight.shape, groups
     K = C_per_group * KH * KW  # the length of one window
     if (KH, KW) == (1, 1) and padding == ((0, 0), (0, 0)):  # a 1x1 kernel's columns are the pixels themselves
         x_pixels = x.transpose(0, 2, 3, 1)[:, :: stride[0], :: stride[1]]
         OH, OW = x_pixels.shape[1:3]
-        x_cols = [x_pixels.reshape(N * OH * OW, G, C_per_group)]  # a copy only if strided or not channels-last
+        x_cols = x_pixels.reshape(N * OH * OW, G, C_per_group)  # a copy only if strided or not channels-last
     elif _image_columns(x, (KH, KW), stride, padding, dilation):
-        x_cols = im2col(_pad_hw(x, padding, channels_last=False), KH, KW, stride, dilation)
-        OH, OW = x_cols.shape[-2:]
-        x_cols = x_cols.reshape(N, G, K, OH * OW)  # rows ordered (c, i, j), as the weight's own
-        y = weight.reshape(G, O // G, K) @ x_cols  # (N, G, O/G, OH*OW): one GEMM per image, y in NCHW order
+        windows = _windows(_pad_hw(x, padding, channels_last=False), KH, KW, stride, dilation)
+        OH, OW = windows.shape[-2:]
+        # the textbook columns, rows ordered (c, i, j) as the weight's own, plus a row of ones whose weights
+        # are the biases: the GEMM adds the bias (a pass over y saved), and dL/dbias comes out of dL/dW's GEMM
+        x_cols = xp.empty((N, G, K + (bias is not None), OH * OW), dtype=x.dtype)
+        by_tap = (N, G, C_per_group, KH, KW, OH, OW)  # splitting axes: both reshapes are views
+        x_cols[:, :, :K].reshape(by_tap)[...] = windows.reshape(by_tap)  # the im2col copy
+        weight_rows = weight.reshape(G, O // G, K)
         if bias is not None:
-            y += bias.reshape(G, O // G, 1)
+            x_cols[:, :, K] = 1
+            weight_rows = xp.concatenate([weight_rows, bias.reshape(G, O // G, 1)], axis=2)
+        y = weight_rows @ x_cols  # (N, G, O/G, OH*OW): one GEMM per image, y in NCHW order
         return y.reshape(N, O, OH, OW), x_cols, True
     else:
         x_padded_nhwc = _pad_hw(x, padding, channels_last=True).transpose(0, 2, 3, 1)
-        images = _image_batches(x_padded_nhwc.shape, (KH, KW), stride, dilation, x.itemsize)
-        x_cols = [_row_columns(x_padded_nhwc[batch], (KH, KW), stride, dilation, G) for batch in images]
+        x_cols = _row_columns(x_padded_nhwc, (KH, KW), stride, dilation, G)
         OH, OW = _output_size(x_padded_nhwc.shape[1:3], (KH, KW), stride, dilation)
     # weight rows ordered (i, j, c) like the columns: (G, KH*KW*C/G, O/G)
     weight_cols = weight.reshape(G, O // G, C_per_group, KH, KW).transpose(0, 3, 4, 2, 1).reshape(G, K, O // G)
-    # (G, P, K) @ (G, K, O/G): one GEMM per group (and batch of images); (P, G, O/G) is (N, OH, OW, O)
-    y_rows = [(cols.transpose(1, 0, 2) @ weight_cols).transpose(1, 0, 2) for cols in x_cols]
-    y_nhwc = (y_rows[0] if len(y_rows) == 1 else get_array_module(x).concatenate(y_rows)).reshape(N, OH, OW, O)
+    y_groups = x_cols.transpose(1, 0, 2) @ weight_cols  # (G, P, K) @ (G, K, O/G): one GEMM per group
+    y_nhwc = y_groups.transpose(1, 0, 2).reshape(N, OH, OW, O)  # free without groups
     if bias is not None:
         y_nhwc += bias  # channels are the innermost axis: the bias repeats along each row
     return from_channels_last(y_nhwc), x_cols, False
@@ -194,20 +202,6 @@ def _correlate(x, weight, bias, stride, padding, dilation, groups):
 def _output_size(padded_size, kernel, stride, dilation):
     """(OH, OW) of a window sliding over a padded (Hp, Wp) plane."""
     return tuple((size - d * (k - 1) - 1) // s + 1 for size, k, s, d in zip(padded_size, kernel, stride, dilation))
-
-
-def _image_batches(padded_shape, kernel, stride, dilation, itemsize, limit=16 << 20):
-    """Split the batch so that no column array is larger than ``limit`` bytes (16 MiB): a list of slices.
-
-    Arrays above 32 MiB are not recycled by glibc's allocator: each one is fresh memory from the
-    kernel, zeroed page by page on first touch, which doubled the cost of filling Inception's 36 MiB
-    columns. Blocks of 16 MiB are reused from step to step (benchmarks/RESULTS.md).
-    """
-    N, Hp, Wp, C = padded_shape
-    OH, OW = _output_size((Hp, Wp), kernel, stride, dilation)
-    bytes_per_image = OH * OW * kernel[0] * kernel[1] * C * itemsize
-    per_batch = max(1, limit // max(bytes_per_image, 1))
-    return [slice(start, start + per_batch) for start in range(0, max(N, 1), per_batch)]
 
 
 def _flipped_transposed(weight, groups):
@@ -254,16 +248,17 @@ class Conv2d(Function):
             grad_x = _grad_input(to_channels_last(grad_y), weight, ctx.x_shape, ctx.geometry)
         if ctx.needs_input_grad[1] and ctx.per_image:  # sum over the images of dL/dy @ columns^T
             grad_images = grad_y.reshape(N, G, O // G, OH * OW)  # a copy only if grad_y is channels-last
-            grad_weight = (grad_images @ x_cols.swapaxes(2, 3)).sum(axis=0).reshape(weight.shape)
+            grad_rows = (grad_images @ x_cols.swapaxes(2, 3)).sum(axis=0)  # (G, O/G, K [+ 1 for the ones row])
+            K = C_per_group * KH * KW
+            grad_weight = grad_rows[..., :K].reshape(weight.shape)
+            if ctx.has_bias and ctx.needs_input_grad[2]:
+                grad_bias = grad_rows[..., K].reshape(O)  # the ones row's weights are the biases
         elif ctx.needs_input_grad[1]:  # columns^T @ dL/dy: (G, K, P) @ (G, P, O/G), one GEMM per group
             grad_rows = to_channels_last(grad_y).reshape(N * OH * OW, G, O // G).transpose(1, 0, 2)
-            grad_cols, start = 0, 0
-            for cols in x_cols:  # the batches of images the forward pass split its columns into
-                grad_cols = grad_cols + cols.transpose(1, 2, 0) @ grad_rows[:, start : start + len(cols)]
-                start += len(cols)
+            grad_cols = x_cols.transpose(1, 2, 0) @ grad_rows  # (G, K, O/G), rows (i, j, c)
             grad_weight = grad_cols.reshape(G, KH, KW, C_per_group, O // G).transpose(0, 4, 3, 1, 2)
             grad_weight = grad_weight.reshape(weight.shape)
-        if ctx.has_bias and ctx.needs_input_grad[2]:  # each bias touched every pixel of its channel
+        if ctx.has_bias and ctx.needs_input_grad[2] and grad_bias is None:  # every pixel of its channel
             grad_bias = per_channel_sum(*channel_view(grad_y)).astype(grad_y.dtype)
         return grad_x, grad_weight, grad_bias
 

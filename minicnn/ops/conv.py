@@ -211,14 +211,23 @@ def _flipped_transposed(weight, groups):
     return swapped.reshape(groups * C_per_group, O // groups, KH, KW)[:, :, ::-1, ::-1]
 
 
+def _grad_by_convolution_possible(x_shape, weight_shape, stride, padding, dilation) -> bool:
+    """Whether dL/dx can be computed as a convolution of dL/dy (3b above): stride 1, and no more padding on
+    a side than the kernel reaches (else the output's border pixels would have read only padding)."""
+    (top, bottom), (left, right) = padding
+    KH, KW = weight_shape[2:]
+    return (
+        stride == (1, 1) and max(top, bottom) <= dilation[0] * (KH - 1) and max(left, right) <= dilation[1] * (KW - 1)
+    )
+
+
 def _grad_by_convolution(x_shape, weight_shape, stride, padding, dilation) -> bool:
     """Whether dL/dx as a convolution of dL/dy (3b above) is possible and cheaper than col2im (3a)."""
+    if not _grad_by_convolution_possible(x_shape, weight_shape, stride, padding, dilation):
+        return False
     (_, C, H, W), (O, _, KH, KW) = x_shape, weight_shape
     (top, bottom), (left, right) = padding
-    reach_h, reach_w = dilation[0] * (KH - 1), dilation[1] * (KW - 1)
-    if stride != (1, 1) or max(top, bottom) > reach_h or max(left, right) > reach_w:
-        return False
-    OH, OW = H + top + bottom - reach_h, W + left + right - reach_w
+    OH, OW = H + top + bottom - dilation[0] * (KH - 1), W + left + right - dilation[1] * (KW - 1)
     # im2col of dL/dy copies O*H*W numbers per tap; col2im reads and writes C*OH*OW (about twice the cost)
     return O * H * W <= 2 * C * OH * OW
 

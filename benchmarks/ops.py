@@ -29,6 +29,7 @@ from common import (
 
 import minicnn
 import minicnn.nn.functional as F
+from minicnn.ops.layout import from_channels_last, is_channels_last
 
 KINDS = ("conv2d", "max_pool2d", "avg_pool2d", "batch_norm")
 
@@ -70,6 +71,11 @@ def layer_calls(networks, batch):
     return list(calls.values())
 
 
+def channels_last(x):
+    """The same (N, C, H, W) values stored (N, H, W, C) in memory."""
+    return from_channels_last(np.ascontiguousarray(x.transpose(0, 2, 3, 1)))
+
+
 def op_pair(kind, shape, options, needs_grad, module):
     """(minicnn forward, torch forward, minicnn fwd+bwd, torch fwd+bwd, multiply-adds of one forward)."""
     torch = import_torch()
@@ -89,7 +95,9 @@ def op_pair(kind, shape, options, needs_grad, module):
 
     ours_params = {k: minicnn.tensor(v, requires_grad=True) for k, v in params.items()}
     torch_params = {k: torch.tensor(v, requires_grad=True) for k, v in params.items()}
-    ours_x = minicnn.tensor(x, requires_grad=needs_grad)
+    # inside the networks every conv output but a first layer's is channels-last (minicnn/ops/layout.py), and
+    # so is what follows it: minicnn gets its inputs (and gradients, below) in that memory order here too
+    ours_x = minicnn.tensor(channels_last(x) if shape[1] > 1 else x, requires_grad=needs_grad)
     torch_x = torch.tensor(x, requires_grad=needs_grad)
     running = {}
     if kind == "batch_norm":
@@ -110,9 +118,11 @@ def op_pair(kind, shape, options, needs_grad, module):
     def forward_backward(library, x, p):
         y = call(library, x, p)
         if library not in grad_cache:
-            grad_cache[library] = (minicnn.tensor if library == "ours" else torch.tensor)(
-                rng.standard_normal(tuple(y.shape)).astype(np.float32)
-            )
+            upstream = rng.standard_normal(tuple(y.shape)).astype(np.float32)
+            if library == "ours":  # the memory order minicnn's next op would hand back
+                grad_cache[library] = minicnn.tensor(channels_last(upstream) if is_channels_last(y.array) else upstream)
+            else:
+                grad_cache[library] = torch.tensor(upstream)
         for tensor in [x, *p.values()]:
             tensor.grad = None
         y.backward(grad_cache[library])
@@ -131,21 +141,26 @@ def op_pair(kind, shape, options, needs_grad, module):
 
 
 def conv_gemms(shape, weight_shape, options, needs_grad):
-    """Time minicnn's three conv GEMMs alone, on its layout's shapes; returns (ms, GFLOP) of all of them."""
+    """Time minicnn's conv GEMMs alone, on the shapes its layout gives them; returns (ms, GFLOP) of all.
+
+    The channels-last rows layout (minicnn/ops/conv.py, 1-2): forward (P, K) @ (K, O), dL/dW (K, P) @ (P, O)
+    and, for dL/dx, the col2im path's tap-by-tap products (KH*KW of (P, O) @ (O, C)), P = N*OH*OW. (First
+    layers use the textbook columns and dL/dx may be a convolution of dL/dy instead; the products' sizes
+    are the same.)
+    """
     N, C, H, W = shape
     O, C_per_group, KH, KW = weight_shape
     G, (PH, PW), (SH, SW) = options["groups"], options["padding"], options["stride"]
-    Hp, Wp = H + 2 * PH, W + 2 * PW
-    OH, OW = (Hp - KH) // SH + 1, (Wp - KW) // SW + 1
-    columns = N * OH * (Wp if (SH, SW) == (1, 1) else OW)  # whole rows for stride 1 (see minicnn/ops/conv.py)
-    K = C_per_group * KH * KW
+    OH, OW = (H + 2 * PH - KH) // SH + 1, (W + 2 * PW - KW) // SW + 1
+    P, K = N * OH * OW, C_per_group * KH * KW
     rng = np.random.default_rng(0)
-    weight = rng.standard_normal((G, O // G, K), dtype=np.float32)
-    cols = rng.standard_normal((G, K, columns), dtype=np.float32)
-    grad = rng.standard_normal((G, O // G, columns), dtype=np.float32)
-    products = [lambda: weight @ cols, lambda: grad @ cols.swapaxes(1, 2)]
+    cols = rng.standard_normal((G, P, K), dtype=np.float32)
+    weight = rng.standard_normal((G, K, O // G), dtype=np.float32)
+    grad = rng.standard_normal((G, P, O // G), dtype=np.float32)
+    taps = rng.standard_normal((KH * KW, G, O // G, C_per_group), dtype=np.float32)
+    products = [lambda: cols @ weight, lambda: cols.swapaxes(1, 2) @ grad]
     if needs_grad:
-        products.append(lambda: weight.swapaxes(1, 2) @ grad)
+        products.append(lambda: grad @ taps)
     for product in products:
         product()
     best = float("inf")
@@ -154,7 +169,7 @@ def conv_gemms(shape, weight_shape, options, needs_grad):
         for product in products:
             product()
         best = min(best, time.perf_counter() - start)
-    return best * 1e3, 2 * G * (O // G) * K * columns * len(products) / 1e9
+    return best * 1e3, 2 * P * K * O * len(products) / 1e9
 
 
 def main():

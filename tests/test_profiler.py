@@ -74,7 +74,7 @@ def test_a_network_step_and_the_table():
     with profile(top_allocations=3) as prof:
         F.cross_entropy(model(x), y).backward()
     names = set(prof.stats)
-    # conv and max-pool have specialised Functions for common shapes (Conv2dPerImage, MaxPool2x2)
+    # max-pool has a specialised Function for its common shape (MaxPool2x2)
     kinds = {"Conv2d" if n.startswith("Conv2d") else "MaxPool2d" if n.startswith("MaxPool") else n for n in names}
     assert kinds == {"Conv2d", "BatchNorm", "ReLU", "MaxPool2d", "Reshape", "Linear", "LogSoftmax", "NLLLoss"}
     assert all(s.forward_calls == 1 and s.backward_calls == 1 for s in prof.stats.values())

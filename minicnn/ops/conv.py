@@ -1,4 +1,4 @@
-"""2-D convolution: ``im2col``, ``col2im``, three equal convolution Functions and the public ``conv2d``.
+"""2-D convolution: ``im2col``, ``col2im``, the ``Conv2d`` Function and the public ``conv2d``.
 
 Notation, used in every shape below (as in DeZero's ``functions_conv.py``):
 
@@ -7,16 +7,15 @@ Notation, used in every shape below (as in DeZero's ``functions_conv.py``):
     KH, KW   kernel height and width    SH, SW     stride
     PH, PW   padding                    DH, DW     dilation (gap between kernel taps; 1 = none)
     OH, OW   output height and width:   OH = (H + 2*PH - DH*(KH - 1) - 1) // SH + 1   (OW alike)
-    Hp, Wp   padded height and width
+    Hp, Wp   padded height and width    P          N*OH*OW, the number of output pixels
 
 Convolution as one matrix product ("im2col"): copy every KH x KW window of the padded input into a
 column, so that the output is ``weight (G, O/G, C/G*KH*KW) @ columns``. The backward pass runs the same
 product transposed, and ``col2im`` adds the columns back onto the pixels they were copied from.
 
-``im2col``/``col2im`` lay the columns out image by image, (N, C, KH, KW, OH, OW), the textbook way;
-``Conv2dPerImage`` uses them. ``Conv2d`` and ``Conv2dShiftAfter`` arrange the same computation for speed
-(see "how the convolution Functions compute" below), and ``conv2d`` picks the fastest of the three for
-the shapes at hand. All three give the same numbers and accept every option.
+``im2col``/``col2im`` lay the columns out image by image, (N, C, KH, KW, OH, OW), the textbook way, and
+show the idea on their own. ``Conv2d`` computes the same numbers, arranged for speed: see "how the
+convolution Function computes" below.
 """
 
 from __future__ import annotations
@@ -104,14 +103,18 @@ def col2im(cols, input_shape, stride=(1, 1), padding=((0, 0), (0, 0)), dilation=
 #
 # 1. Channels last (see ops/layout.py). The input is read as (N, H, W, C): a window's KW neighbouring
 #    pixels and all their channels are then ONE run of KW*C numbers in memory, so im2col is one strided
-#    view copied once, in long runs. The columns are rows, one per output pixel: (N*OH*OW, KH*KW*C).
-# 2. One GEMM per product over the whole batch. ``columns @ weight`` gives (N*OH*OW, O), which IS the
-#    output in channels-last order: no copy afterwards. dL/dW = columns^T @ dL/dy is one GEMM too.
-# 3. dL/dx, two ways. (a) col2im: dL/dcolumns = dL/dy @ weight^T, computed tap by tap so that each
+#    view copied once, in long runs. The columns are rows, one per output pixel: (P, KH*KW*C).
+# 2. One GEMM per product over the whole batch. ``columns @ weight`` gives (P, O), which IS the output
+#    in channels-last order: no copy afterwards. dL/dW = columns^T @ dL/dy is one GEMM too.
+# 3. First layers. On one-channel images a window is only KW numbers wide, too short a run to copy
+#    fast, while the output rows are long: there the textbook columns (N, C*KH*KW, OH*OW) of the NCHW
+#    input copy faster, one GEMM per image writes y in NCHW order, and one more row of ones in the
+#    columns, whose weights are the biases, adds the bias inside the GEMM (and gives dL/dbias with dL/dW).
+# 4. dL/dx, two ways. (a) col2im: dL/dcolumns = dL/dy @ weight^T, computed tap by tap so that each
 #    tap's block is contiguous and adds onto the padded gradient in runs of OW*C. (b) For stride 1,
 #    dL/dx is itself a convolution: dL/dy, padded by the kernel's reach minus the padding, correlated
 #    with the kernel rotated by 180 degrees and its in/out channels swapped. That replaces the KH*KW
-#    read-add-write passes of col2im by one im2col copy, 1.2-2x faster when dL/dy is not larger than
+#    read-add-write passes of col2im by one im2col copy, 1.2-2.5x faster when dL/dy is not larger than
 #    x (padding 'same', or fewer outputs than inputs); col2im wins on 'valid' convs that grow the input.
 
 
@@ -152,9 +155,9 @@ def _row_columns(x_padded_nhwc, kernel, stride, dilation, groups):
 
 
 def _image_columns(x, kernel, stride, padding, dilation):
-    """Whether a window is so narrow (KW*C/G numbers, e.g. a first layer on 1-channel images) and the
+    """Whether a window is so narrow (KW*C numbers, e.g. a first layer on 1-channel images) and the
     output rows so long that the textbook im2col of an NCHW input, (N, C, KH, KW, OH, OW) in runs of OW,
-    copies faster than ``_row_columns`` (3 in "how the convolution Function computes")."""
+    copies faster than ``_row_columns`` (3 in "how the convolution Function computes" above)."""
     OW = (x.shape[3] + sum(padding[1]) - dilation[1] * (kernel[1] - 1) - 1) // stride[1] + 1
     return x.flags.c_contiguous and x.shape[1] * kernel[1] < OW  # (a 1-channel batch is both NCHW and NHWC)
 
@@ -162,8 +165,9 @@ def _image_columns(x, kernel, stride, padding, dilation):
 def _correlate(x, weight, bias, stride, padding, dilation, groups):
     """The convolution itself: logical (N, C, H, W) -> logical (N, O, OH, OW), and its columns.
 
-    Returns (y, x_cols, per_image). ``per_image`` tells which column layout was used: rows, with y
-    channels-last (1 and 2 above); or the textbook one (3 above), with y in plain (N, O, OH, OW) order.
+    Returns (y, x_cols, per_image). ``per_image`` tells which column layout was used: rows (P, G, K), with
+    y channels-last (1 and 2 above); or the textbook one (3 above), (N, G, K [+ 1], OH*OW), with y in plain
+    (N, O, OH, OW) order.
     """
     xp = get_array_module(x)
     N, (O, C_per_group, KH, KW), G = x.shape[0], weight.shape, groups
@@ -212,7 +216,7 @@ def _flipped_transposed(weight, groups):
 
 
 def _grad_by_convolution_possible(x_shape, weight_shape, stride, padding, dilation) -> bool:
-    """Whether dL/dx can be computed as a convolution of dL/dy (3b above): stride 1, and no more padding on
+    """Whether dL/dx can be computed as a convolution of dL/dy (4b above): stride 1, and no more padding on
     a side than the kernel reaches (else the output's border pixels would have read only padding)."""
     (top, bottom), (left, right) = padding
     KH, KW = weight_shape[2:]
@@ -222,7 +226,7 @@ def _grad_by_convolution_possible(x_shape, weight_shape, stride, padding, dilati
 
 
 def _grad_by_convolution(x_shape, weight_shape, stride, padding, dilation) -> bool:
-    """Whether dL/dx as a convolution of dL/dy (3b above) is possible and cheaper than col2im (3a)."""
+    """Whether dL/dx as a convolution of dL/dy (4b above) is possible and cheaper than col2im (4a)."""
     if not _grad_by_convolution_possible(x_shape, weight_shape, stride, padding, dilation):
         return False
     (_, C, H, W), (O, _, KH, KW) = x_shape, weight_shape
@@ -273,7 +277,7 @@ class Conv2d(Function):
 
 
 def _grad_input(grad_nhwc, weight, x_shape, geometry):
-    """dL/dx of the convolution, a logical (N, C, H, W) view of channels-last memory, by 3b or 3a above."""
+    """dL/dx of the convolution, a logical (N, C, H, W) view of channels-last memory, by 4b or 4a above."""
     stride, padding, dilation, G = geometry
     xp = get_array_module(grad_nhwc)
     (N, C, H, W), (O, C_per_group, KH, KW), (SH, SW), (DH, DW) = x_shape, weight.shape, stride, dilation

@@ -225,19 +225,6 @@ def interleaved(
     return {name: statistic(values) for name, values in samples.items()}
 
 
-def warm_allocator() -> None:
-    """Allocate and free one 32 MiB array, so glibc keeps freed memory for reuse (Linux; harmless elsewhere).
-
-    glibc serves large blocks with mmap and unmaps them on free; it raises that threshold (up to 32 MiB)
-    only when such a block is freed, and trims the heap top beyond twice the threshold. Until some large
-    block has been freed, every training step page-faults its fresh activations and gradients back in
-    (measured: LeNet 14 -> 8.5 ms, Keras-style 35 -> 18 ms per step). This is a one-line change minicnn
-    itself could make at import (proposed for minicnn/backend.py); here it is the ``--warm-allocator``
-    flag, and it acts on both libraries in the process.
-    """
-    np.empty((32 << 20) - (1 << 16), dtype=np.uint8)  # a chunk just under glibc's 32 MiB maximum
-
-
 def blas_info() -> str:
     """The BLAS library, version, kernel ("architecture") and threads NumPy uses, as threadpoolctl reports."""
     try:

@@ -24,7 +24,6 @@ from common import (
     interleaved,
     markdown_table,
     sgemm_peak,
-    warm_allocator,
 )
 
 import minicnn
@@ -179,16 +178,10 @@ def main():
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--repeats", type=int, default=5, help="alternating blocks per op (default 5)")
     parser.add_argument("--quick", action="store_true", help="fewer, shorter blocks (3 of 0.1 s)")
-    parser.add_argument(
-        "--warm-allocator", action="store_true", help="free one 32 MiB block first (see common.warm_allocator)"
-    )
     args = parser.parse_args()
-    if args.warm_allocator:
-        warm_allocator()
     repeats, block = (3, 0.1) if args.quick else (args.repeats, 0.2)
 
     print(environment_header())
-    print(f"allocator warmed (--warm-allocator): {args.warm_allocator}")
     peak = sgemm_peak()
     print(f"NumPy float32 GEMM peak (1024^3, best of 5): {peak:.0f} GFLOP/s\n")
     rows = []

@@ -17,7 +17,7 @@ import pstats
 import time
 from collections import defaultdict
 
-from common import NETWORKS, build_pair, minicnn_step, warm_allocator
+from common import NETWORKS, build_pair, minicnn_step
 
 from minicnn.autograd import Function
 
@@ -62,10 +62,7 @@ def main():
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--cprofile", action="store_true", help="print cProfile's top 25 by own time")
-    parser.add_argument("--warm-allocator", action="store_true", help="see common.warm_allocator")
     args = parser.parse_args()
-    if args.warm_allocator:
-        warm_allocator()
 
     ours, _, x, y = build_pair(args.network, args.batch)
     step = minicnn_step(ours, x, y)

@@ -11,7 +11,7 @@ Sections (each prints a markdown table):
   4. time against batch size (16, 64, 256);
   5. time against image size, for the VGG (input sizes must be multiples of 32: 32, 64, 128, 224);
   6. (``--sections allocator``, not in the default set) minicnn alone in a process, without PyTorch,
-     with and without ``common.warm_allocator``.
+     as shipped and with glibc's default allocator settings (``MINICNN_KEEP_MEMORY=0``).
 
     .venv/bin/python benchmarks/train_step.py                      # everything (~10 min on 2 cores)
     .venv/bin/python benchmarks/train_step.py --quick              # sections 1-2, short blocks
@@ -44,7 +44,6 @@ from common import (
     minicnn_step,
     torch_inference,
     torch_step,
-    warm_allocator,
 )
 
 
@@ -194,10 +193,8 @@ def section_batch_sizes(networks, sizes, repeats, block):
     return "### Training step against batch size\n\n" + markdown_table(header, rows)
 
 
-def alone_probe(networks, warm: bool, steps: int = 15) -> None:
+def alone_probe(networks, steps: int = 15) -> None:
     """(In a fresh process without PyTorch) median ms per minicnn training step, as a user runs it."""
-    if warm:
-        warm_allocator()
     times = {}
     for name in networks:
         make, _, shape = NETWORKS[name]
@@ -216,20 +213,21 @@ def alone_probe(networks, warm: bool, steps: int = 15) -> None:
 
 
 def section_allocator(networks):
-    """minicnn alone (no PyTorch), one network per fresh process as a user runs it, with and without
-    ``warm_allocator``; two runs of each, alternating."""
-    results = {(name, warm): [] for name in networks for warm in (False, True)}
+    """minicnn alone (no PyTorch), one network per fresh process as a user runs it: as shipped (glibc keeps
+    freed memory, minicnn/backend.py) and with glibc's defaults (``MINICNN_KEEP_MEMORY=0``); two runs each."""
+    results = {(name, keep): [] for name in networks for keep in (False, True)}
     for _ in range(2):
         for name in networks:
-            for warm in (False, True):
-                command = [sys.executable, __file__, "--alone-probe", "warm" if warm else "default", name]
-                done = subprocess.run(command, capture_output=True, text=True, check=True)
-                results[name, warm].append(json.loads(done.stdout.strip().splitlines()[-1])[name])
+            for keep in (False, True):
+                environment = dict(os.environ, MINICNN_KEEP_MEMORY="1" if keep else "0")
+                command = [sys.executable, __file__, "--alone-probe", name]
+                done = subprocess.run(command, capture_output=True, text=True, check=True, env=environment)
+                results[name, keep].append(json.loads(done.stdout.strip().splitlines()[-1])[name])
     rows = []
     for name in networks:
-        rows.append([name, *(" / ".join(f"{ms:.1f}" for ms in results[name, warm]) for warm in (False, True))])
+        rows.append([name, *(" / ".join(f"{ms:.1f}" for ms in results[name, keep]) for keep in (False, True))])
         print(" | ".join(rows[-1]), flush=True)
-    header = ["network", "minicnn alone, ms (2 runs)", "after freeing one 32 MiB block, ms (2 runs)"]
+    header = ["network", "glibc defaults (MINICNN_KEEP_MEMORY=0), ms (2 runs)", "as shipped, ms (2 runs)"]
     title = "### minicnn alone, one network per process (no PyTorch): training step, median of 15, batch 64"
     return title + "\n\n" + markdown_table(header, rows)
 
@@ -261,9 +259,6 @@ def main():
     parser.add_argument("--batch-sizes", nargs="+", type=int, default=[16, 64, 256])
     parser.add_argument("--image-sizes", nargs="+", type=int, default=[32, 64, 128, 224])
     parser.add_argument("--image-batch", type=int, default=64, help="batch of the image-size section")
-    parser.add_argument(
-        "--warm-allocator", action="store_true", help="free one 32 MiB block first (see common.warm_allocator)"
-    )
     parser.add_argument("--memory-probe", nargs=2, metavar=("NETWORK", "LIBRARY"), help=argparse.SUPPRESS)
     parser.add_argument("--alone-probe", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -271,10 +266,8 @@ def main():
         memory_probe(*args.memory_probe)
         return
     if args.alone_probe:
-        alone_probe(args.alone_probe[1:], warm=args.alone_probe[0] == "warm")
+        alone_probe(args.alone_probe)
         return
-    if args.warm_allocator:
-        warm_allocator()
     repeats, block = args.repeats, 0.3
     sections = args.sections
     if args.quick:
@@ -287,7 +280,6 @@ def main():
 
     started = time.time()
     print(environment_header())
-    print(f"allocator warmed (--warm-allocator): {args.warm_allocator}")
     print(f"timing: {repeats} alternating blocks of ~{block} s per library, median\n")
     tables = []
     if "training" in sections:

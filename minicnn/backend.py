@@ -30,9 +30,12 @@ def _keep_freed_memory_for_reuse() -> None:
     Raising both thresholds to 1 GiB keeps the memory in the process, as PyTorch's caching allocator
     does on the GPU; the price is that the process keeps its peak size until it exits.
 
-    Nothing is done where there is no glibc (macOS, Windows, musl), or where the user set glibc's own
-    ``MALLOC_MMAP_THRESHOLD_`` / ``MALLOC_TRIM_THRESHOLD_`` environment variables (their choice wins).
+    Nothing is done where there is no glibc (macOS, Windows, musl), where the user set glibc's own
+    ``MALLOC_MMAP_THRESHOLD_`` / ``MALLOC_TRIM_THRESHOLD_`` environment variables (their choice wins), or
+    with ``MINICNN_KEEP_MEMORY=0`` (glibc's defaults, e.g. for a long-lived server process).
     """
+    if os.environ.get("MINICNN_KEEP_MEMORY") == "0":
+        return
     if any(name in os.environ for name in ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_")):
         return
     try:

@@ -224,6 +224,10 @@ def test_allocator_keeps_freed_memory_unless_the_user_chose(monkeypatch):
     backend._keep_freed_memory_for_reuse()
     assert libc.calls == [(-3, 1 << 30), (-1, 1 << 30)]  # M_MMAP_THRESHOLD, M_TRIM_THRESHOLD: 1 GiB
     libc.calls.clear()
+    monkeypatch.setenv("MINICNN_KEEP_MEMORY", "0")  # the opt-out
+    backend._keep_freed_memory_for_reuse()
+    assert libc.calls == []
+    monkeypatch.delenv("MINICNN_KEEP_MEMORY")
     monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", "0")  # the user's own glibc setting wins
     backend._keep_freed_memory_for_reuse()
     assert libc.calls == []

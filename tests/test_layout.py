@@ -222,7 +222,7 @@ def test_allocator_keeps_freed_memory_unless_the_user_chose(monkeypatch):
     for name in ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_"):
         monkeypatch.delenv(name, raising=False)
     backend._keep_freed_memory_for_reuse()
-    assert libc.calls == [(-3, 1 << 30), (-1, 1 << 30)]  # M_MMAP_THRESHOLD, M_TRIM_THRESHOLD: 1 GiB
+    assert libc.calls == [(-3, 64 << 20), (-1, 512 << 20)]  # M_MMAP_THRESHOLD 64 MiB, M_TRIM_THRESHOLD 512 MiB
     libc.calls.clear()
     monkeypatch.setenv("MINICNN_KEEP_MEMORY", "0")  # the opt-out
     backend._keep_freed_memory_for_reuse()

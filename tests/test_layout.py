@@ -142,6 +142,13 @@ def test_conv2d_output_is_channels_last_after_the_first_layer():
     assert first.array.flags.c_contiguous  # the textbook path of a one-channel first layer writes NCHW
 
 
+def test_relu_and_the_residual_add_pass_the_layout_on():
+    x = minicnn.tensor(channels_last_copy(np.random.default_rng(4).standard_normal((2, 3, 4, 5)).astype(np.float32)))
+    assert is_channels_last(F.relu(x).array)  # NumPy's ufuncs keep their input's memory order
+    assert is_channels_last((x + F.relu(x)).array)
+    assert np.array_equal(F.relu(x).array, np.maximum(np.ascontiguousarray(x.array), 0))
+
+
 # ---------------------------------------------------------------- max-pool, batch norm, cat
 
 

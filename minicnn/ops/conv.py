@@ -257,8 +257,10 @@ class Conv2d(Function):
         x_cols, weight = ctx.saved_tensors
         (N, O, OH, OW), (_, C_per_group, KH, KW), G = grad_y.shape, weight.shape, ctx.geometry[3]
         grad_x = grad_weight = grad_bias = None
+        if ctx.needs_input_grad[0] or not ctx.per_image:  # both work channels-last: one copy at most, here
+            grad_nhwc = to_channels_last(grad_y)  # free when the next layer gave it channels-last
         if ctx.needs_input_grad[0]:
-            grad_x = _grad_input(to_channels_last(grad_y), weight, ctx.x_shape, ctx.geometry)
+            grad_x = _grad_input(grad_nhwc, weight, ctx.x_shape, ctx.geometry)
         if ctx.needs_input_grad[1] and ctx.per_image:  # sum over the images of dL/dy @ columns^T
             grad_images = grad_y.reshape(N, G, O // G, OH * OW)  # a copy only if grad_y is channels-last
             grad_rows = (grad_images @ x_cols.swapaxes(2, 3)).sum(axis=0)  # (G, O/G, K [+ 1 for the ones row])
@@ -267,7 +269,7 @@ class Conv2d(Function):
             if ctx.has_bias and ctx.needs_input_grad[2]:
                 grad_bias = grad_rows[..., K].reshape(O)  # the ones row's weights are the biases
         elif ctx.needs_input_grad[1]:  # columns^T @ dL/dy: (G, K, P) @ (G, P, O/G), one GEMM per group
-            grad_rows = to_channels_last(grad_y).reshape(N * OH * OW, G, O // G).transpose(1, 0, 2)
+            grad_rows = grad_nhwc.reshape(N * OH * OW, G, O // G).transpose(1, 0, 2)
             grad_cols = x_cols.transpose(1, 2, 0) @ grad_rows  # (G, K, O/G), rows (i, j, c)
             grad_weight = grad_cols.reshape(G, KH, KW, C_per_group, O // G).transpose(0, 4, 3, 1, 2)
             grad_weight = grad_weight.reshape(weight.shape)
@@ -277,7 +279,7 @@ class Conv2d(Function):
 
 
 def _grad_input(grad_nhwc, weight, x_shape, geometry):
-    """dL/dx of the convolution, a logical (N, C, H, W) view of channels-last memory, by 4b or 4a above."""
+    """dL/dx of the convolution as a logical (N, C, H, W) array (channels-last in memory), by 4b or 4a above."""
     stride, padding, dilation, G = geometry
     xp = get_array_module(grad_nhwc)
     (N, C, H, W), (O, C_per_group, KH, KW), (SH, SW), (DH, DW) = x_shape, weight.shape, stride, dilation

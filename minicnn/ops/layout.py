@@ -5,9 +5,9 @@ Every tensor keeps PyTorch's logical shape (N, C, H, W): ``x[n, c, h, w]`` means
 convolution works channels-last: each pixel's C channels sit side by side, so an im2col window is a
 few long runs of memory and the matrix product writes its (pixels, O) result straight into the output.
 The convolution returns its output as a *view* ``y_nhwc.transpose(0, 3, 1, 2)``: logically NCHW,
-physically NHWC, with no copy. NumPy's elementwise ops keep their input's memory order, so ReLU, the
-residual add and dropout pass the layout on; max-pooling and batch norm check it and take a path made
-for it; and the next convolution reads its input channels-last for free.
+physically NHWC, with no copy. NumPy's elementwise ops keep their input's memory order, so ReLU and the
+residual add pass the layout on (dropout, whose random mask is NCHW, does not); max-pooling and batch norm
+check it and take a path made for it; and the next convolution reads its input channels-last for free.
 
 Nothing here changes a value: only how fast memory is walked (benchmarks/RESULTS.md has the figures).
 """
@@ -34,17 +34,8 @@ def from_channels_last(array_nhwc):
     return array_nhwc.transpose(0, 3, 1, 2)
 
 
-def empty_like_layout(shape, dtype, channels_last: bool, xp):
-    """An uninitialised logical (N, C, H, W) array, channels-last in memory if asked (the layout a backward
-    pass gives its gradient, so that the op before it reads memory in order)."""
-    if channels_last and len(shape) == 4:
-        N, C, H, W = shape
-        return from_channels_last(xp.empty((N, H, W, C), dtype=dtype))
-    return xp.empty(shape, dtype=dtype)
-
-
 def channel_view(x, axis: int | None = None):
-    """View (N, C, *) as three axes: (N, C, L), or for a channels-last input (ops/layout.py) (N, L, C).
+    """View (N, C, *) as three axes: (N, C, L), or for a channels-last input (N, L, C).
 
     Returns (x3, axis), ``axis`` the channels' axis (1 or 2). Either way it is the array's own memory
     order, so no copy is made (except for an input that is neither contiguous nor channels-last).
@@ -56,6 +47,14 @@ def channel_view(x, axis: int | None = None):
     if axis == 2:
         return x.transpose(0, 2, 3, 1).reshape(N, L, C), 2
     return x.reshape(N, C, L), 1
+
+
+def from_channel_view(y3, axis: int, shape):
+    """The inverse of ``channel_view``: y3 as a logical array of ``shape``, in y3's memory order."""
+    if axis == 1:
+        return y3.reshape(shape)
+    N, C, H, W = shape
+    return from_channels_last(y3.reshape(N, H, W, C))
 
 
 def per_channel_sum(x3, axis: int):

@@ -22,17 +22,9 @@ import numbers
 
 from ..autograd import Function, Tensor
 from ..backend import get_array_module
-from .layout import channel_view, from_channels_last, per_channel_sum
+from .layout import channel_view, from_channel_view, per_channel_sum
 
 __all__ = ["batch_norm"]
-
-
-def from_channel_view(y3, axis: int, shape):
-    """The inverse of ``channel_view``: y3 as a logical array of ``shape``, in y3's memory order."""
-    if axis == 1:
-        return y3.reshape(shape)
-    N, C, H, W = shape
-    return from_channels_last(y3.reshape(N, H, W, C))
 
 
 def per_channel_dot(a3, b3, axis: int):

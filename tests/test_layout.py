@@ -1,5 +1,5 @@
-"""Channels-last memory (ops/layout.py): every path of conv2d, max-pool, batch norm and cat, fed and fed back
-arrays in either memory order, equals PyTorch; and the layout is passed on where the docs say it is.
+"""Channels-last memory (ops/layout.py): every path of conv2d, max- and average pooling, batch norm and cat,
+fed and fed back arrays in either memory order, equals PyTorch; and the layout is passed on where the docs say it is.
 
 The speed paths are chosen by shape, so each one is also forced here by name (monkeypatching the choice),
 so that every path is proven on the same cases whatever the heuristics pick for them.
@@ -166,6 +166,48 @@ def test_max_pool_2x2_matches_torch_in_both_layouts_with_ties(size, input_layout
     upstream = in_layout(rng.standard_normal(out_shape).astype(np.float32), upstream_layout)
     y, _ = run_both(lambda t: F.max_pool2d(t, 2), lambda t: torch.nn.functional.max_pool2d(t, 2), x, [], upstream)
     assert is_channels_last(y.array) == (input_layout == "channels_last")  # the layout is passed on
+
+
+AVG_POOL_CASES = [  # kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override
+    (3, 1, 1, False, True, None),  # Inception's branch pool
+    (2, 2, 0, False, True, None),
+    ((3, 2), (2, 1), (1, 0), True, False, None),  # overlapping rows, ceil_mode edge windows divide by less
+    (3, 2, 1, True, True, None),
+    (3, 1, 1, False, True, 4),
+]
+
+
+@pytest.mark.parametrize("upstream_layout", ["contiguous", "channels_last"])
+@pytest.mark.parametrize("input_layout", ["contiguous", "channels_last"])
+@pytest.mark.parametrize("case", AVG_POOL_CASES, ids=[str(case) for case in AVG_POOL_CASES])
+def test_avg_pool_matches_torch_in_both_layouts(case, input_layout, upstream_layout):
+    torch = require_torch()
+    kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override = case
+    args = dict(
+        kernel_size=kernel_size,
+        stride=stride,
+        padding=padding,
+        ceil_mode=ceil_mode,
+        count_include_pad=count_include_pad,
+        divisor_override=divisor_override,
+    )
+    rng = np.random.default_rng(11)
+    x = in_layout(rng.standard_normal((2, 3, 7, 6)).astype(np.float32), input_layout)
+    out_shape = tuple(torch.nn.functional.avg_pool2d(torch.zeros(x.shape), **args).shape)
+    upstream = in_layout(rng.standard_normal(out_shape).astype(np.float32), upstream_layout)
+    y, _ = run_both(
+        lambda t: F.avg_pool2d(t, **args), lambda t: torch.nn.functional.avg_pool2d(t, **args), x, [], upstream
+    )
+    assert is_channels_last(y.array) == (input_layout == "channels_last")  # the layout is passed on
+
+
+@pytest.mark.parametrize("case", AVG_POOL_CASES, ids=[str(case) for case in AVG_POOL_CASES])
+def test_avg_pool_on_channels_last_input_passes_gradcheck(case):
+    kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override = case
+    x = minicnn.tensor(channels_last_copy(np.random.default_rng(3).standard_normal((2, 3, 7, 6))), requires_grad=True)
+    assert gradcheck(
+        lambda t: F.avg_pool2d(t, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override), [x]
+    )
 
 
 @pytest.mark.parametrize("upstream_layout", ["contiguous", "channels_last"])

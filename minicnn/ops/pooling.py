@@ -12,7 +12,8 @@ in *all* windows at once form one strided slice of the padded input::
 So a pool is a loop over the KH*KW offsets combining whole (N, C, OH, OW) slices (a running maximum,
 or a running sum), never a loop over pixels; its backward adds the gradient back into the same slices
 of a zero array. Overlapping windows (stride < kernel) need nothing special: each offset's slice
-touches distinct elements, and different offsets simply add up.
+touches distinct elements, and different offsets simply add up. A sum splits further, into a sum along
+the rows and then one along the columns (``AvgPool2d``); a 2x2 max into two rounds (``MaxPool2x2``).
 """
 
 from __future__ import annotations

@@ -130,6 +130,21 @@ def test_conv2d_every_path_passes_gradcheck(shape, options, column_path, grad_pa
     assert gradcheck(lambda x, w, b: F.conv2d(x, w, b, **options), arrays)
 
 
+@pytest.mark.parametrize("kernel", [1, 3])
+def test_conv2d_bias_gradient_with_a_frozen_weight(kernel, column_path):
+    """The bias' gradient normally comes out of dL/dW's GEMM (a column of ones); without dL/dW it must not be lost."""
+    torch = require_torch()
+    rng = np.random.default_rng(kernel)
+    x = channels_last_copy(rng.standard_normal((2, 3, 6, 5)).astype(np.float32))
+    weight = rng.standard_normal((4, 3, kernel, kernel)).astype(np.float32)
+    ours_b = minicnn.tensor(rng.standard_normal(4).astype(np.float32), requires_grad=True)
+    theirs_b = torch.tensor(ours_b.array.copy(), requires_grad=True)
+    F.conv2d(minicnn.tensor(x), minicnn.tensor(weight), ours_b, padding=1).square().sum().backward()
+    theirs_x, theirs_w = torch.tensor(np.ascontiguousarray(x)), torch.tensor(weight)
+    torch.nn.functional.conv2d(theirs_x, theirs_w, theirs_b, padding=1).square().sum().backward()
+    assert_close(ours_b.grad, theirs_b.grad, ATOL, RTOL, name="bias gradient")
+
+
 def test_conv2d_output_is_channels_last_after_the_first_layer():
     rng = np.random.default_rng(3)
     x = minicnn.tensor(rng.standard_normal((2, 4, 6, 6)).astype(np.float32))

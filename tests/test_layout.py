@@ -64,6 +64,7 @@ CONV_CASES = [  # (N, C, H, W, O, KH, KW), options
     ((2, 4, 8, 8, 3, 5, 5), dict()),  # 'valid', fewer outputs than inputs
     ((2, 2, 9, 7, 4, 3, 2), dict(stride=(2, 1), padding=(1, 0))),
     ((1, 4, 9, 9, 4, 3, 3), dict(dilation=2, padding=2, groups=2)),
+    ((2, 3, 9, 10, 2, 3, 2), dict(dilation=(2, 3), stride=(1, 2), padding=(2, 1))),  # few outputs, dilated
     ((2, 3, 6, 5, 2, 2, 3), dict(padding="same")),  # asymmetric padding
     ((2, 4, 5, 6, 6, 1, 1), dict(groups=2)),  # 1x1: the pixels are the columns
     ((2, 1, 12, 12, 5, 3, 3), dict(padding=1)),  # one channel, long rows: the textbook columns
@@ -71,11 +72,17 @@ CONV_CASES = [  # (N, C, H, W, O, KH, KW), options
 CONV_IDS = [f"{shape}-{options}" for shape, options in CONV_CASES]
 
 
-@pytest.fixture(params=["auto", "textbook", "rows"])
+@pytest.fixture(params=["auto", "textbook", "rows", "kernel_rows"])
 def column_path(request, monkeypatch):
-    """Force which im2col layout _correlate uses (1x1 convolutions always use their pixels)."""
+    """Force which im2col layout _correlate uses (1x1 convolutions always use their pixels; kernel rows
+    need one group)."""
     if request.param != "auto":
         monkeypatch.setattr(conv_module, "_image_columns", lambda *args: request.param == "textbook")
+        monkeypatch.setattr(
+            conv_module,
+            "_kernel_rows",
+            lambda *args: request.param == "kernel_rows" and args[-1] == 1,  # args[-1]: groups
+        )
     return request.param
 
 

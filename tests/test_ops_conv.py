@@ -220,7 +220,7 @@ def test_pointwise_path_matches_torch_without_im2col(options, device, monkeypatc
     def no_im2col(*args, **kwargs):
         raise AssertionError("the 1x1 path must not build columns")
 
-    for builder in ("im2col", "_windows", "_row_columns"):  # every way of building columns
+    for builder in ("im2col", "_windows", "_row_columns", "_kernel_row_columns"):  # every way of building columns
         monkeypatch.setattr(conv_module, builder, no_im2col)
     arrays = conv_arrays(np.random.default_rng(6), 3, 4, 7, 6, 6, 1, 1, options.get("groups", 1))
     compare_with_torch(

@@ -81,7 +81,7 @@ def column_path(request, monkeypatch):
         monkeypatch.setattr(
             conv_module,
             "_kernel_rows",
-            lambda *args: request.param == "kernel_rows" and args[-1] == 1,  # args[-1]: groups
+            lambda *args: request.param == "kernel_rows" and args[5] == 1,  # args[5]: groups
         )
     return request.param
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import operator
 
-from ..autograd import Function, Tensor
+from ..autograd import Function, Tensor, is_grad_enabled
 from ..backend import as_strided, get_array_module
 from .layout import channel_view, from_channels_last, per_channel_sum, to_channels_last
 
@@ -183,15 +183,18 @@ def _kernel_row_columns(x_padded_nhwc, kernel_width, stride_width, dilation_widt
     return xp.ascontiguousarray(windows).reshape(N * Hp * OW, kernel_width * C)
 
 
-def _kernel_rows(x_shape, weight_shape, stride, padding, dilation, groups) -> bool:
-    """Whether to use the kernel-row columns (5 above): one group, stride 1 down the rows, a window row at least
-    8x wider (KW*C) than the output (O), and at most half again as many padded rows as output rows (the rest
-    are computed for nothing). Measured (fwd + bwd, batch 64): 88 -> 20 5x5 on 12x12 1.15x faster, 64 -> 8
-    3x3 on 28x28 1.6x; slower on small images (88 -> 20 on 4x4 padded to 8x8) and wherever O >= C/3."""
+def _kernel_rows(x_shape, weight_shape, stride, padding, dilation, groups, keep_columns: bool) -> bool:
+    """Whether to use the kernel-row columns (5 above): one group, stride 1 down the rows, at most half again
+    as many padded rows as output rows (the rest are computed for nothing), and a window row at least 4x wider
+    (KW*C) than the output (O); 8x when the columns are kept for dL/dW, whose GEMM and scatter grow with the
+    unused rows too. Measured, batch 64: forward alone 1.15-1.35x faster at KW*C/O = 4.5-7.5 (e.g. the dL/dx
+    convolutions of Inception's 16 -> 24 convs), fwd + bwd 1.15x on 88 -> 20 5x5; slower below KW*C/O = 3
+    and on 4x4 images padded to 6x6 or more."""
     (O, C, KH, KW), (top, bottom) = weight_shape, padding[0]
     Hp = x_shape[2] + top + bottom
     OH = Hp - dilation[0] * (KH - 1)
-    return groups == 1 and stride[0] == 1 and KH > 1 and 8 * O <= KW * C and 2 * Hp <= 3 * OH
+    wide_enough = (8 if keep_columns else 4) * O <= KW * C
+    return groups == 1 and stride[0] == 1 and KH > 1 and wide_enough and 2 * Hp <= 3 * OH
 
 
 def _kernel_row_shares(shares, kernel_height, stride_height, dilation_height, out_height):
@@ -201,12 +204,13 @@ def _kernel_row_shares(shares, kernel_height, stride_height, dilation_height, ou
     return [shares[:, DH * i : DH * i + SH * (OH - 1) + 1 : SH, :, i] for i in range(KH)]
 
 
-def _correlate(x, weight, bias, stride, padding, dilation, groups):
+def _correlate(x, weight, bias, stride, padding, dilation, groups, keep_columns=True):
     """The convolution itself: logical (N, C, H, W) -> logical (N, O, OH, OW), and its columns.
 
     Returns (y, x_cols, layout), ``layout`` the column layout used: "rows" (P, G, K), with y channels-last
     (1 and 2 above); "image", the textbook one (3 above), (N, G, K [+ 1], OH*OW), with y in plain
     (N, O, OH, OW) order; or "kernel_rows" (N*Hp*OW, KW*C/G), with y channels-last (5 above).
+    ``keep_columns`` says whether the columns will be kept for dL/dW: it changes which layout is fastest.
     """
     xp = get_array_module(x)
     N, (O, C_per_group, KH, KW), G = x.shape[0], weight.shape, groups
@@ -229,7 +233,7 @@ def _correlate(x, weight, bias, stride, padding, dilation, groups):
             weight_rows = xp.concatenate([weight_rows, bias.reshape(G, O // G, 1)], axis=2)
         y = weight_rows @ x_cols  # (N, G, O/G, OH*OW): one GEMM per image, y in NCHW order
         return y.reshape(N, O, OH, OW), x_cols, "image"
-    elif _kernel_rows(x.shape, weight.shape, stride, padding, dilation, G):
+    elif _kernel_rows(x.shape, weight.shape, stride, padding, dilation, G, keep_columns):
         x_padded_nhwc = _pad_hw(x, padding, channels_last=True).transpose(0, 2, 3, 1)
         Hp = x_padded_nhwc.shape[1]
         OH, OW = _output_size(x_padded_nhwc.shape[1:3], (KH, KW), stride, dilation)
@@ -298,7 +302,8 @@ class Conv2d(Function):
 
     @staticmethod
     def forward(ctx, x, weight, bias=None, stride=(1, 1), padding=((0, 0), (0, 0)), dilation=(1, 1), groups=1):
-        y, x_cols, layout = _correlate(x, weight, bias, stride, padding, dilation, groups)
+        keep_columns = ctx.needs_input_grad[1] and is_grad_enabled()
+        y, x_cols, layout = _correlate(x, weight, bias, stride, padding, dilation, groups, keep_columns)
         # dL/dweight needs the columns and dL/dx the weight; skip the (large) columns when the weight is frozen
         ctx.save_for_backward(x_cols if ctx.needs_input_grad[1] else None, weight)
         ctx.x_shape, ctx.has_bias, ctx.layout = x.shape, bias is not None, layout
@@ -349,7 +354,7 @@ def _grad_input(grad_nhwc, weight, x_shape, geometry):
     if _grad_by_convolution(x_shape, weight.shape, stride, padding, dilation):
         full = ((DH * (KH - 1) - top, DH * (KH - 1) - bottom), (DW * (KW - 1) - left, DW * (KW - 1) - right))
         return _correlate(
-            from_channels_last(grad_nhwc), _flipped_transposed(weight, G), None, (1, 1), full, dilation, G
+            from_channels_last(grad_nhwc), _flipped_transposed(weight, G), None, (1, 1), full, dilation, G, False
         )[0]
     # col2im: every tap's dL/dcolumns block (P, C), contiguous, added back where that tap read its pixels
     grad_rows = grad_nhwc.reshape(-1, G, O // G).transpose(1, 0, 2)  # (G, P, O/G)

@@ -122,6 +122,8 @@ def col2im(cols, input_shape, stride=(1, 1), padding=((0, 0), (0, 0)), dilation=
 #    rows side by side, (KW*C, KH*O), gives each kernel row's share of every output at every padded row;
 #    y adds up the KH shares, kernel row i's taken i rows further down. The GEMM is KH times wider and
 #    runs more efficiently, at the price of the padded rows no output uses ((Hp - OH) / OH more work).
+#    Chosen where a window row is 8x wider than the output, 4x when no dL/dW will need the columns
+#    (inference, and dL/dx as a convolution in 4b, whose outputs are the layer's inputs).
 
 
 def _pad_hw(x, padding, channels_last: bool):

@@ -11,6 +11,7 @@ gradient of its outputs.
 from __future__ import annotations
 
 import functools
+import weakref
 from collections import namedtuple
 
 import numpy as np
@@ -384,9 +385,13 @@ class Tensor:
 
     # ------------------------------------------------------------ in place (outside the graph)
     def _check_inplace(self, name, other=None):
-        """In-place changes happen outside the graph: refuse them where a gradient would be lost."""
-        if not _grad_enabled:
-            return
+        """In-place changes happen outside the graph: refuse them where a gradient would be lost; else count
+        the change (a saved copy of this memory is then refused by backward, see "versions" below)."""
+        if _grad_enabled:
+            self._refuse_lost_gradient(name, other)
+        _bump_version(self.array)
+
+    def _refuse_lost_gradient(self, name, other):
         if self.requires_grad:
             raise RuntimeError(
                 f"{name}: a tensor that requires grad cannot be changed in place while the graph is recorded; "
@@ -460,6 +465,7 @@ class Tensor:
             return out_of_place(self, other)
         other = other.array if isinstance(other, Tensor) else other
         getattr(self.array, name)(other)
+        _bump_version(self.array)
         return self
 
     def __iadd__(self, other):
@@ -488,6 +494,7 @@ class Tensor:
             return
         value = value.array if isinstance(value, Tensor) else value
         self.array[_raw_index(index)] = value
+        _bump_version(self.array)
 
     # ------------------------------------------------------------ backward
     def backward(self, gradient=None, retain_graph: bool = False) -> None:
@@ -837,6 +844,65 @@ def _raw_index(index):
 # ---------------------------------------------------------------- Function and the graph
 
 
+# ---------------------------------------------------------------- versions: arrays changed in place
+#
+# An op saves arrays for its backward, often its inputs themselves (Mul keeps both factors, batch norm its
+# input). Changing such an input in place before backward would silently give wrong gradients, so, as in
+# PyTorch, every in-place change counts a version of the memory it writes, forward notes the version of
+# each input, and backward refuses to run on a saved array whose memory changed since. Views share the
+# count: it is kept per memory owner, the array that every view's ``.base`` leads to.
+
+_versions = {}  # id(memory owner) -> number of in-place changes; the entry goes when the owner is freed
+
+
+def _memory_owner(array):
+    """The array owning ``array``'s memory (itself, or the ``.base`` its views lead to; NumPy and CuPy)."""
+    base = getattr(array, "base", None)
+    while base is not None and _is_array(base):
+        array, base = base, getattr(base, "base", None)
+    return array
+
+
+def _version(array) -> int:
+    return _versions.get(id(_memory_owner(array)), 0)
+
+
+def _bump_version(array) -> None:
+    """Count an in-place change of ``array``'s memory (every view of that memory sees it)."""
+    owner = _memory_owner(array)
+    key = id(owner)
+    if key not in _versions:
+        try:  # forget the count when the owner is freed (its id may then be reused)
+            weakref.finalize(owner, _versions.pop, key, None)
+        except TypeError:  # an owner that takes no weak reference: not tracked
+            return
+    _versions[key] = _versions.get(key, 0) + 1
+
+
+def _check_saved_inputs_unchanged(node) -> None:
+    """Raise if an input of ``node`` was changed in place after forward saved (a view of) it."""
+    for i, (x, version) in enumerate(zip(node.inputs, node.input_versions)):
+        if not isinstance(x, Tensor) or _version(x.array) == version:
+            continue
+        xp = get_array_module(x.array)
+        saved = [a for a in _arrays_in(vars(node).values()) if xp.may_share_memory(a, x.array)]
+        if saved:
+            raise RuntimeError(
+                f"{node.name()}: input {i} of shape {x.shape} was changed in place (version {version} -> "
+                f"{_version(x.array)}) after forward saved it for backward, so its gradient would be wrong. "
+                "Change a copy instead (`x = x.clone()`), or make the change after backward()."
+            )
+
+
+def _arrays_in(values):
+    """The arrays among ``values`` and inside the tuples and lists among them (what a forward saved)."""
+    for value in values:
+        if _is_array(value):
+            yield value
+        elif isinstance(value, (tuple, list)):
+            yield from _arrays_in(value)
+
+
 class Context:
     """A node of the graph: what one call of a Function saved for its backward.
 
@@ -850,6 +916,7 @@ class Context:
     def __init__(self, function):
         self.function = function
         self.inputs = ()
+        self.input_versions = ()
         self.needs_input_grad = ()
         self.saved = ()
 
@@ -870,7 +937,7 @@ class Context:
         function, output_meta = self.function, self.output_meta
         self.__dict__.clear()
         self.function, self.output_meta = function, output_meta
-        self.inputs = ()
+        self.inputs, self.input_versions = (), ()
         self.released = True
 
     @property
@@ -934,6 +1001,7 @@ class Function:
                 return tuple(Tensor._from_op(out, None, 0) for out in outputs)
             return Tensor._from_op(outputs, None, 0)
         ctx.inputs = inputs
+        ctx.input_versions = tuple(_version(x.array) if isinstance(x, Tensor) else None for x in inputs)
         if isinstance(outputs, tuple):
             ctx.output_meta = [(out.shape, out.dtype) for out in outputs]
             # integer outputs (indices) are not differentiable, so they get no grad_fn
@@ -996,6 +1064,7 @@ def run_backward(root: Tensor, root_grad, retain_graph: bool = False) -> None:
             if output_grads[i] is None:  # an output nobody used: its gradient is zero
                 xp = get_array_module(*[g for g in output_grads if g is not None])
                 output_grads[i] = xp.zeros(shape, dtype=dtype if dtype.kind == "f" else np.float32)
+        _check_saved_inputs_unchanged(node)
         input_grads = node.function.backward(node, *output_grads)
         if not isinstance(input_grads, tuple):
             input_grads = (input_grads,)

@@ -276,3 +276,90 @@ def test_set_grad_enabled_as_call_context_and_decorator():
 def test_gradcheck_on_a_non_contiguous_input():
     x = minicnn.tensor(np.random.default_rng(0).standard_normal((3, 4))).T.detach().requires_grad_()
     assert gradcheck(lambda a: (a * a).sum(), (x,))
+
+
+# ---------------------------------------------------------------- in-place changes of saved inputs
+
+
+def _pair(values=(1.0, 2.0, 3.0)):
+    """A constant x and a weight w that needs a gradient (float64)."""
+    return minicnn.tensor(np.array(values)), minicnn.tensor(np.array([0.5, -1.0, 2.0]), requires_grad=True)
+
+
+def test_changing_a_saved_input_in_place_is_refused_by_backward_as_in_pytorch():
+    from tests.helpers import require_torch
+
+    torch = require_torch()
+    x, w = _pair()
+    loss = (x * w).sum()  # Mul keeps x: dL/dw = x
+    x.add_(1)
+    with pytest.raises(RuntimeError, match=r"MulBackward: input 0 of shape \(3,\) was changed in place"):
+        loss.backward()
+    tx, tw = torch.tensor([1.0, 2.0, 3.0]), torch.tensor([0.5, -1.0, 2.0], requires_grad=True)
+    torch_loss = (tx * tw).sum()
+    tx.add_(1)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        torch_loss.backward()
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda t: t.mul_(2),
+        lambda t: t.zero_(),
+        lambda t: t.fill_(3),
+        lambda t: t.copy_(np.ones(3)),
+        lambda t: t.clamp_(0, 1),
+        lambda t: t.__setitem__(0, 7.0),
+        lambda t: t.__iadd__(1),
+    ],
+    ids=["mul_", "zero_", "fill_", "copy_", "clamp_", "setitem", "+="],
+)
+def test_every_in_place_change_counts(change):
+    x, w = _pair()
+    loss = (x * w).sum()
+    change(x)
+    with pytest.raises(RuntimeError, match="changed in place"):
+        loss.backward()
+
+
+def test_a_change_through_another_view_of_the_same_memory_is_seen():
+    base = minicnn.tensor(np.arange(6.0).reshape(2, 3))
+    row = base[1]  # a view: Mul below saves it
+    w = minicnn.tensor(np.ones(3), requires_grad=True)
+    loss = (row * w).sum()
+    base.mul_(2)  # changes the row's memory through the base tensor
+    with pytest.raises(RuntimeError, match="MulBackward: input 0 of shape"):
+        loss.backward()
+
+
+def test_changing_an_input_that_was_not_saved_is_allowed_and_the_gradient_is_right():
+    x, w = _pair()
+    loss = (x + w).sum()  # Add keeps nothing
+    x.add_(1)
+    loss.backward()
+    np.testing.assert_array_equal(w.grad.array, np.ones(3))
+    y, v = _pair()
+    kept = y.clone()  # a copy: changing y afterwards does not touch what Mul saved
+    loss = (kept * v).sum()
+    y.mul_(10)
+    loss.backward()
+    np.testing.assert_array_equal(v.grad.array, [1.0, 2.0, 3.0])
+
+
+def test_batch_norm_refuses_an_input_changed_after_forward():
+    x = minicnn.tensor(np.random.default_rng(0).standard_normal((4, 2, 3, 3)))
+    weight, bias = minicnn.ones(2, dtype=minicnn.float64, requires_grad=True), minicnn.zeros(2, dtype=minicnn.float64)
+    y = minicnn.nn.functional.batch_norm(x, None, None, weight, bias, training=True)
+    x.mul_(2)
+    with pytest.raises(RuntimeError, match="BatchNormBackward: input 0 of shape"):
+        (y * y).sum().backward()
+
+
+def test_an_optimizer_step_before_a_second_backward_is_refused():
+    layer = minicnn.nn.Linear(3, 2)
+    loss = layer(minicnn.ones(4, 3)).square().sum()
+    loss.backward(retain_graph=True)
+    minicnn.optim.SGD(layer.parameters(), lr=0.1).step()  # changes the weight the graph saved
+    with pytest.raises(RuntimeError, match="changed in place"):
+        loss.backward()

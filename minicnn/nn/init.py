@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 
 from .. import backend
-from ..autograd import Tensor, no_grad
+from ..autograd import Tensor, _bump_version, no_grad
 
 
 def calculate_gain(nonlinearity: str, param=None) -> float:
@@ -67,6 +67,7 @@ def _fill(tensor: Tensor, values):
         return tensor
     with no_grad():
         tensor.array[...] = values
+    _bump_version(tensor.array)
     return tensor
 
 

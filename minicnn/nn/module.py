@@ -12,7 +12,7 @@ from collections import OrderedDict, namedtuple
 import numpy as np
 
 from .. import backend
-from ..autograd import Tensor, as_dtype, no_grad
+from ..autograd import Tensor, _bump_version, as_dtype, no_grad
 
 
 class Parameter(Tensor):
@@ -382,6 +382,7 @@ class Module:
                     )
                     # copy into the existing array: views of it (``.data``, tied weights) see the new values
                     tensor.array[...] = xp.asarray(value, dtype=tensor.dtype).reshape(tensor.shape)
+                    _bump_version(tensor.array)
         return IncompatibleKeys(missing, unexpected)
 
     # ------------------------------------------------------------ repr, as PyTorch prints it

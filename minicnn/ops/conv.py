@@ -122,8 +122,9 @@ def col2im(cols, input_shape, stride=(1, 1), padding=((0, 0), (0, 0)), dilation=
 #    rows side by side, (KW*C, KH*O), gives each kernel row's share of every output at every padded row;
 #    y adds up the KH shares, kernel row i's taken i rows further down. The GEMM is KH times wider and
 #    runs more efficiently, at the price of the padded rows no output uses ((Hp - OH) / OH more work).
-#    Chosen where a window row is 8x wider than the output, 4x when no dL/dW will need the columns
-#    (inference, and dL/dx as a convolution in 4b, whose outputs are the layer's inputs).
+#    Chosen (``_kernel_rows``) for one group, stride 1 down the rows, few unused padded rows, and a
+#    window row 8x wider than the output, 4x when no dL/dW will need the columns (inference, a frozen
+#    weight, and dL/dx as a convolution in 4b, whose outputs are the layer's inputs).
 
 
 def _pad_hw(x, padding, channels_last: bool):
@@ -194,7 +195,7 @@ def _kernel_rows(x_shape, weight_shape, stride, padding, dilation, groups, keep_
     and on 4x4 images padded to 6x6 or more."""
     (O, C, KH, KW), (top, bottom) = weight_shape, padding[0]
     Hp = x_shape[2] + top + bottom
-    OH = Hp - dilation[0] * (KH - 1)
+    OH = Hp - dilation[0] * (KH - 1)  # (with stride 1 down the rows, the only case chosen)
     wide_enough = (8 if keep_columns else 4) * O <= KW * C
     return groups == 1 and stride[0] == 1 and KH > 1 and wide_enough and 2 * Hp <= 3 * OH
 
@@ -211,7 +212,7 @@ def _correlate(x, weight, bias, stride, padding, dilation, groups, keep_columns=
 
     Returns (y, x_cols, layout), ``layout`` the column layout used: "rows" (P, G, K), with y channels-last
     (1 and 2 above); "image", the textbook one (3 above), (N, G, K [+ 1], OH*OW), with y in plain
-    (N, O, OH, OW) order; or "kernel_rows" (N*Hp*OW, KW*C/G), with y channels-last (5 above).
+    (N, O, OH, OW) order; or "kernel_rows" (N*Hp*OW, KW*C), with y channels-last (5 above, one group only).
     ``keep_columns`` says whether the columns will be kept for dL/dW: it changes which layout is fastest.
     """
     xp = get_array_module(x)

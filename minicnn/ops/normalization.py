@@ -60,7 +60,8 @@ class BatchNorm(Function):
     factors inv_std and weight are folded into one multiply, which saves a pass over the data.
     Training mode turns ``centered`` into y in place and keeps x for backward (which forms x - mean
     again, into the array it returns anyway): writing a new array costs ~2.5x an in-place pass on
-    these sizes, and this way forward writes one new array instead of two.
+    these sizes, and this way forward writes one new array instead of two. Like PyTorch's, it keeps the
+    input itself, so changing x in place before backward is refused (autograd's version counts).
     """
 
     @staticmethod
@@ -82,34 +83,33 @@ class BatchNorm(Function):
         inv_std = 1.0 / xp.sqrt(var + eps)
         scale = inv_std * weight if weight is not None else inv_std  # y = (x - mean) * scale + bias
         if training:
-            y = centered  # becomes y in place; backward recomputes x - mean from x
+            y = centered  # turned into y in place: backward forms x - mean again, from x
             y *= per_channel(scale, x3, axis)
             shift = bias
-            centered = x3
         else:  # a fixed affine map per channel: x - mean is never formed, the mean goes into the shift
             y = x3 * per_channel(scale, x3, axis)
             shift = -mean * scale if bias is None else bias - mean * scale
-            centered = x3 if ctx.needs_input_grad[1] else None  # backward forms x - mean only for dweight
         if shift is not None:
             y += per_channel(shift, x3, axis)
         # backward needs x - mean (xhat = (x - mean) * inv_std), inv_std, and the weight (dxhat = weight * dy);
-        # in training mode it gets x (in x3's layout) and forms x - mean itself
-        ctx.save_for_backward(centered, mean, inv_std, weight)
+        # it keeps x (in x3's layout) and forms x - mean itself, only where dL/dx or dL/dweight needs it
+        needs_x3 = ctx.needs_input_grad[1] or (training and ctx.needs_input_grad[0])
+        ctx.save_for_backward(x3 if needs_x3 else None, mean, inv_std, weight)
         ctx.training, ctx.count, ctx.axis = training, count, axis
         return from_channel_view(y, axis, x.shape)
 
     @staticmethod
     def backward(ctx, grad):
         needs_x, needs_weight, needs_bias = ctx.needs_input_grad
-        centered, mean, inv_std, weight = ctx.saved_tensors
+        x3, mean, inv_std, weight = ctx.saved_tensors
         grad3, axis = channel_view(grad, ctx.axis)  # in the memory order of the saved input
         scale = inv_std * weight if weight is not None else inv_std  # weight * inv_std
         grad_x = grad_weight = grad_bias = None
         if ctx.training:
-            x3 = centered
-            centered = x3 - per_channel(mean, x3, axis)  # the new array dL/dx is then computed in
             sum_dy = per_channel_sum(grad3, axis)
-            sum_dy_xhat = per_channel_dot(grad3, centered, axis) * inv_std
+            if needs_x or needs_weight:
+                centered = x3 - per_channel(mean, x3, axis)  # dL/dx is then computed in this new array
+                sum_dy_xhat = per_channel_dot(grad3, centered, axis) * inv_std
             if needs_x:
                 # the standard dx = inv_std/M * (M*dxhat - sum(dxhat) - xhat*sum(dxhat*xhat)) with dxhat =
                 # weight*dy, written as dx = scale * (dy - mean(dy) - xhat*mean(dy*xhat)), xhat = centered*inv_std
@@ -121,7 +121,7 @@ class BatchNorm(Function):
         else:  # evaluation: y = x * scale + shift
             sum_dy = per_channel_sum(grad3, axis) if needs_bias else None
             if needs_weight:
-                sum_dy_xhat = per_channel_dot(grad3, centered - per_channel(mean, grad3, axis), axis) * inv_std
+                sum_dy_xhat = per_channel_dot(grad3, x3 - per_channel(mean, grad3, axis), axis) * inv_std
             if needs_x:
                 grad_x = grad3 * per_channel(scale, grad3, axis)
         if needs_weight:

@@ -198,7 +198,7 @@ def _every_other(array, axis: int, start: int, count: int):
 def _strided(array, axis: int, start: int, step: int, count: int):
     """The view of ``count`` elements along ``axis`` from ``start``, every ``step``-th (other axes whole)."""
     index = [slice(None)] * array.ndim
-    index[axis] = slice(start, start + step * (count - 1) + 1, step)
+    index[axis] = slice(start, start + step * (count - 1) + 1 if count else start, step)  # (count 0: none)
     return array[tuple(index)]
 
 
@@ -241,7 +241,9 @@ class AvgPool2d(Function):
         else:
             divisor = _avg_divisor(x.shape[-2:], kernel, stride, padding, padded_shape, out_size, count_include_pad)
             if not isinstance(divisor, int):  # a map (OH, OW) of counts, on x's device, shaped like the planes
-                divisor = get_array_module(x).asarray(divisor, dtype=x.dtype)[(...,) + (None,) * channels_last]
+                divisor = get_array_module(x).asarray(divisor, dtype=x.dtype)
+                if channels_last:  # planes (N, OH, OW, C): one count per pixel, the same for every channel
+                    divisor = divisor[:, :, None]
         total /= divisor
         # backward needs only the geometry and the divisor: each input gets grad / divisor of every window it is in
         ctx.divisor, ctx.channels_last, ctx.axes = divisor, channels_last, axes

@@ -10,7 +10,7 @@ import copy
 import numbers
 
 from .. import backend
-from ..autograd import Tensor, enable_grad
+from ..autograd import Tensor, _bump_version, enable_grad
 
 
 class Optimizer:
@@ -64,6 +64,7 @@ class Optimizer:
         ``maximize=True`` the gradient is negated, so every update rule can always descend."""
         for param in group["params"]:
             if param.grad is not None:
+                _bump_version(param.array)  # the update changes param in place (a saved copy is then stale)
                 yield param, (-param.grad.array if group.get("maximize") else param.grad.array)
 
     def _closure_loss(self, closure):

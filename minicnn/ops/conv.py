@@ -118,13 +118,12 @@ def col2im(cols, input_shape, stride=(1, 1), padding=((0, 0), (0, 0)), dilation=
 #    x (padding 'same', or fewer outputs than inputs); col2im wins on 'valid' convs that grow the input.
 # 5. Few outputs from wide windows (e.g. Inception's 88 -> 20 channels, 5x5): the columns, KH*KW copies of
 #    x, cost more to copy than the narrow GEMM (O columns) costs to run. There the columns hold one
-#    kernel ROW only, (N*Hp*OW, KW*C), KH times smaller, and one GEMM with the weights of all KH kernel
-#    rows side by side, (KW*C, KH*O), gives each kernel row's share of every output at every padded row;
-#    y adds up the KH shares, kernel row i's taken i rows further down. The GEMM is KH times wider and
-#    runs more efficiently, at the price of the padded rows no output uses ((Hp - OH) / OH more work).
-#    Chosen (``_kernel_rows``) for one group, stride 1 down the rows, few unused padded rows, and a
-#    window row 8x wider than the output, 4x when no dL/dW will need the columns (inference, a frozen
-#    weight, and dL/dx as a convolution in 4b, whose outputs are the layer's inputs).
+#    kernel ROW only, (N*H*OW, KW*C), KH times smaller (x is padded along W only), and one GEMM with the
+#    weights of all KH kernel rows side by side, (KW*C, KH*O), gives each kernel row's share of every
+#    output at every input row; y adds up the KH shares, kernel row i's taken where its outputs read
+#    (``_kernel_row_pairs``; rows of padding add nothing, so they are never computed). The GEMM is KH
+#    times wider and runs more efficiently, at the price of the shares no output uses ((H - OH) / OH
+#    more work on a 'valid' conv, none with 'same' padding). ``_kernel_rows`` says where it is chosen.
 
 
 def _pad_hw(x, padding, channels_last: bool):
@@ -171,40 +170,53 @@ def _image_columns(x, kernel, stride, padding, dilation):
     return x.flags.c_contiguous and x.shape[1] * kernel[1] < OW  # (a 1-channel batch is both NCHW and NHWC)
 
 
-def _kernel_row_columns(x_padded_nhwc, kernel_width, stride_width, dilation_width):
-    """The columns of 5 above: ``cols[n, h, q, j, c] = x_padded[n, h, SW*q + DW*j, c]`` for EVERY padded row h,
-    one strided view copied once, as (N*Hp*OW, KW*C)."""
-    xp = get_array_module(x_padded_nhwc)
-    N, Hp, Wp, C = x_padded_nhwc.shape
+def _kernel_row_columns(x_wpadded_nhwc, kernel_width, stride_width, dilation_width):
+    """The columns of 5 above: ``cols[n, h, q, j, c] = x_padded[n, h, SW*q + DW*j, c]`` for every input row h
+    (x padded along W only), one strided view copied once, as (N*H*OW, KW*C)."""
+    xp = get_array_module(x_wpadded_nhwc)
+    N, H, Wp, C = x_wpadded_nhwc.shape
     OW = (Wp - dilation_width * (kernel_width - 1) - 1) // stride_width + 1
-    step_n, step_h, step_w, step_c = x_padded_nhwc.strides
+    step_n, step_h, step_w, step_c = x_wpadded_nhwc.strides
     windows = as_strided(
-        x_padded_nhwc,
-        shape=(N, Hp, OW, kernel_width, C),
+        x_wpadded_nhwc,
+        shape=(N, H, OW, kernel_width, C),
         strides=(step_n, step_h, stride_width * step_w, dilation_width * step_w, step_c),
     )
-    return xp.ascontiguousarray(windows).reshape(N * Hp * OW, kernel_width * C)
+    return xp.ascontiguousarray(windows).reshape(N * H * OW, kernel_width * C)
 
 
 def _kernel_rows(x_shape, weight_shape, stride, padding, dilation, groups, keep_columns: bool) -> bool:
     """Whether to use the kernel-row columns (5 above): one group, stride 1 down the rows, at most half again
-    as many padded rows as output rows (the rest are computed for nothing), and a window row at least 4x wider
-    (KW*C) than the output (O); 8x when the columns are kept for dL/dW, whose GEMM and scatter grow with the
-    unused rows too. Measured, batch 64: forward alone 1.15-1.35x faster at KW*C/O = 4.5-7.5 (e.g. the dL/dx
-    convolutions of Inception's 16 -> 24 convs), fwd + bwd 1.15x on 88 -> 20 5x5; slower below KW*C/O = 3
-    and on 4x4 images padded to 6x6 or more."""
-    (O, C, KH, KW), (top, bottom) = weight_shape, padding[0]
-    Hp = x_shape[2] + top + bottom
-    OH = Hp - dilation[0] * (KH - 1)  # (with stride 1 down the rows, the only case chosen)
-    wide_enough = (8 if keep_columns else 4) * O <= KW * C
-    return groups == 1 and stride[0] == 1 and KH > 1 and wide_enough and 2 * Hp <= 3 * OH
+    as many input rows as output rows (every input row's share is computed for every kernel row), and a
+    window row at least 8x wider (KW*C) than the output (O). Without dL/dW (inference, a frozen weight, dL/dx
+    as a convolution) 4x wider is enough, or fewer input rows than output rows (padding wider than the
+    kernel's reach, as dL/dx of a 'valid' conv: the rows path would multiply the padding's zeros too).
+    Measured, batch 64, forward alone: 24 -> 16 5x5 p2 3.03 -> 2.14 ms, 32 -> 16 3x3 p1 on 8x8 0.77 -> 0.56,
+    20 -> 88 5x5 p4 on 8x8 4.77 -> 4.04; fwd + bwd: 88 -> 20 5x5 14.7 -> 11.6; slower at KW*C/O = 3 when the
+    input is not smaller than the output (16 -> 16 3x3 p1 0.86 -> 0.93, fwd + bwd 2.39 -> 2.86)."""
+    (O, C, KH, KW), H = weight_shape, x_shape[2]
+    OH = H + sum(padding[0]) - dilation[0] * (KH - 1)  # (with stride 1 down the rows, the only case chosen)
+    if keep_columns:
+        worth_it = 8 * O <= KW * C
+    else:
+        worth_it = 4 * O <= KW * C or H < OH
+    return groups == 1 and stride[0] == 1 and KH > 1 and worth_it and 2 * H <= 3 * OH
 
 
-def _kernel_row_shares(shares, kernel_height, stride_height, dilation_height, out_height):
-    """The views of (N, Hp, OW, KH, O) ``shares`` that kernel row i adds to outputs 0..OH-1 (5 above): the
-    output at row p took kernel row i's share at padded row SH*p + DH*i."""
-    KH, SH, DH, OH = kernel_height, stride_height, dilation_height, out_height
-    return [shares[:, DH * i : DH * i + SH * (OH - 1) + 1 : SH, :, i] for i in range(KH)]
+def _kernel_row_pairs(H, OH, kernel_height, stride_height, dilation_height, top):
+    """For each kernel row i, the output rows it reaches and the input rows they read there, as two slices:
+    output p reads input row SH*p + DH*i - top; rows of padding (outside 0..H-1) add nothing and are left out."""
+    pairs = []
+    for i in range(kernel_height):
+        offset = dilation_height * i - top  # the input row output 0 reads
+        first = max(0, -(offset // stride_height))  # the first output reading a row >= 0
+        last = min(OH - 1, (H - 1 - offset) // stride_height)  # the last reading a row <= H - 1
+        if first > last:  # this kernel row only ever sees padding
+            pairs.append((slice(0, 0), slice(0, 0)))
+        else:
+            inputs = slice(stride_height * first + offset, stride_height * last + offset + 1, stride_height)
+            pairs.append((slice(first, last + 1), inputs))
+    return pairs
 
 
 def _correlate(x, weight, bias, stride, padding, dilation, groups, keep_columns=True):
@@ -237,18 +249,16 @@ def _correlate(x, weight, bias, stride, padding, dilation, groups, keep_columns=
         y = weight_rows @ x_cols  # (N, G, O/G, OH*OW): one GEMM per image, y in NCHW order
         return y.reshape(N, O, OH, OW), x_cols, "image"
     elif _kernel_rows(x.shape, weight.shape, stride, padding, dilation, G, keep_columns):
-        x_padded_nhwc = _pad_hw(x, padding, channels_last=True).transpose(0, 2, 3, 1)
-        Hp = x_padded_nhwc.shape[1]
-        OH, OW = _output_size(x_padded_nhwc.shape[1:3], (KH, KW), stride, dilation)
-        x_cols = _kernel_row_columns(x_padded_nhwc, KW, stride[1], dilation[1])
+        H, top = x.shape[2], padding[0][0]
+        x_wpadded_nhwc = _pad_hw(x, ((0, 0), padding[1]), channels_last=True).transpose(0, 2, 3, 1)
+        OH, OW = _output_size((H + sum(padding[0]), x_wpadded_nhwc.shape[2]), (KH, KW), stride, dilation)
+        x_cols = _kernel_row_columns(x_wpadded_nhwc, KW, stride[1], dilation[1])
         weight_rows = weight.transpose(3, 1, 2, 0).reshape(KW * C_per_group, KH * O)  # rows (j, c), columns (i, o)
-        shares = (x_cols @ weight_rows).reshape(N, Hp, OW, KH, O)  # each kernel row's share, at every padded row
-        first, *others = _kernel_row_shares(shares, KH, stride[0], dilation[0], OH)
-        y_nhwc = first.copy()
-        for share in others:  # kernel row i saw the input i rows (times the dilation) further down
-            y_nhwc += share
-        if bias is not None:
-            y_nhwc += bias
+        shares = (x_cols @ weight_rows).reshape(N, H, OW, KH, O)  # each kernel row's share, at every input row
+        y_nhwc = xp.empty((N, OH, OW, O), dtype=x.dtype)
+        y_nhwc[...] = 0 if bias is None else bias
+        for i, (outputs, inputs) in enumerate(_kernel_row_pairs(H, OH, KH, stride[0], dilation[0], top)):
+            y_nhwc[:, outputs] += shares[:, inputs, :, i]  # kernel row i's shares, where its outputs read them
         return from_channels_last(y_nhwc), x_cols, "kernel_rows"
     else:
         x_padded_nhwc = _pad_hw(x, padding, channels_last=True).transpose(0, 2, 3, 1)
@@ -324,11 +334,11 @@ class Conv2d(Function):
         if ctx.needs_input_grad[0]:
             grad_x = _grad_input(grad_nhwc, weight, ctx.x_shape, ctx.geometry)
         if ctx.needs_input_grad[1] and ctx.layout == "kernel_rows":  # columns^T @ dL/dshares: one GEMM
-            stride, ((top, bottom), _), dilation, _ = ctx.geometry
-            Hp = ctx.x_shape[2] + top + bottom
-            grad_shares = xp.zeros((N, Hp, OW, KH, O), dtype=grad_y.dtype)  # unused padded rows get zero
-            for share in _kernel_row_shares(grad_shares, KH, stride[0], dilation[0], OH):
-                share[...] = grad_nhwc  # each output's gradient goes back to each kernel row's share
+            stride, ((top, _), _), dilation, _ = ctx.geometry
+            H = ctx.x_shape[2]
+            grad_shares = xp.zeros((N, H, OW, KH, O), dtype=grad_y.dtype)  # shares no output used get zero
+            for i, (outputs, inputs) in enumerate(_kernel_row_pairs(H, OH, KH, stride[0], dilation[0], top)):
+                grad_shares[:, inputs, :, i] = grad_nhwc[:, outputs]  # each output's gradient, back to its shares
             grad_rows = x_cols.T @ grad_shares.reshape(-1, KH * O)  # (KW*C, KH*O), rows (j, c), columns (i, o)
             grad_weight = grad_rows.reshape(KW, C_per_group, KH, O).transpose(3, 1, 2, 0)
         elif ctx.needs_input_grad[1] and ctx.layout == "image":  # sum over the images of dL/dy @ columns^T

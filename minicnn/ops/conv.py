@@ -224,7 +224,7 @@ def _correlate(x, weight, bias, stride, padding, dilation, groups, keep_columns=
 
     Returns (y, x_cols, layout), ``layout`` the column layout used: "rows" (P, G, K), with y channels-last
     (1 and 2 above); "image", the textbook one (3 above), (N, G, K [+ 1], OH*OW), with y in plain
-    (N, O, OH, OW) order; or "kernel_rows" (N*Hp*OW, KW*C), with y channels-last (5 above, one group only).
+    (N, O, OH, OW) order; or "kernel_rows" (N*H*OW, KW*C), with y channels-last (5 above, one group only).
     ``keep_columns`` says whether the columns will be kept for dL/dW: it changes which layout is fastest.
     """
     xp = get_array_module(x)

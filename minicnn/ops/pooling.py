@@ -315,9 +315,8 @@ def _avg_divisor(size, kernel, stride, padding, padded_shape, out_size, count_in
         counted[: H + 2 * PH, : W + 2 * PW] = 1
     else:
         counted[PH : PH + H, PW : PW + W] = 1
-    counts = _strided_sum(
-        _strided_sum(counted, 1, kernel[1], stride[1], out_size[1]), 0, kernel[0], stride[0], out_size[0]
-    )
+    row_counts = _strided_sum(counted, 1, kernel[1], stride[1], out_size[1])  # the same two sums as the data
+    counts = _strided_sum(row_counts, 0, kernel[0], stride[0], out_size[0])
     return int(counts[0, 0]) if (counts == counts[0, 0]).all() else counts
 
 

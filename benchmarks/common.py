@@ -72,11 +72,13 @@ def build_pair(name: str, batch: int = 64, image_size: int | None = None, seed: 
     return ours, theirs, x, y
 
 
-def minicnn_step(model, x, y, lr: float = 1e-3):
-    """A closure running one minicnn training step: forward, cross-entropy, backward, Adam."""
+def minicnn_step(model, x, y, lr: float = 1e-3, device: str = "cpu"):
+    """A closure running one minicnn training step: forward, cross-entropy, backward, Adam (model, inputs
+    and optimizer state on ``device``)."""
+    model.to(device)
     optimizer = minicnn.optim.Adam(model.parameters(), lr=lr)
     criterion = minicnn.nn.CrossEntropyLoss()
-    inputs, targets = minicnn.tensor(x), minicnn.tensor(y)
+    inputs, targets = minicnn.tensor(x, device=device), minicnn.tensor(y, device=device)
     model.train()
 
     def step():
@@ -89,12 +91,13 @@ def minicnn_step(model, x, y, lr: float = 1e-3):
     return step
 
 
-def torch_step(model, x, y, lr: float = 1e-3):
+def torch_step(model, x, y, lr: float = 1e-3, device: str = "cpu"):
     """The same step in PyTorch."""
     torch = import_torch()
+    model.to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     criterion = torch.nn.CrossEntropyLoss()
-    inputs, targets = torch.from_numpy(x.copy()), torch.from_numpy(y.copy())
+    inputs, targets = torch.from_numpy(x.copy()).to(device), torch.from_numpy(y.copy()).to(device)
     model.train()
 
     def step():
@@ -107,9 +110,10 @@ def torch_step(model, x, y, lr: float = 1e-3):
     return step
 
 
-def minicnn_inference(model, x):
+def minicnn_inference(model, x, device: str = "cpu"):
     """A closure running one forward pass in eval mode without a graph."""
-    inputs = minicnn.tensor(x)
+    model.to(device)
+    inputs = minicnn.tensor(x, device=device)
 
     def forward():
         model.eval()
@@ -119,9 +123,10 @@ def minicnn_inference(model, x):
     return forward
 
 
-def torch_inference(model, x):
+def torch_inference(model, x, device: str = "cpu"):
     torch = import_torch()
-    inputs = torch.from_numpy(x.copy())
+    model.to(device)
+    inputs = torch.from_numpy(x.copy()).to(device)
 
     def forward():
         model.eval()

@@ -142,11 +142,19 @@ def as_strided(array, shape, strides):
 
 
 def scatter_add(target, index, values) -> None:
-    """``target[index] += values`` where repeated indices add up (NumPy's ``add.at``, CuPy's ``scatter_add``)."""
-    if get_array_module(target) is np:
-        np.add.at(target, index, values)
+    """``target[index] += values`` where repeated indices add up (``add.at``; CuPy before 13.x: ``scatter_add``)."""
+    xp = get_array_module(target)
+    if xp is np or hasattr(xp.add, "at"):
+        xp.add.at(target, index, values)
     else:
         cupyx.scatter_add(target, index, values)
+
+
+def synchronize(index: int | None = None) -> None:
+    """Wait until the GPU has finished all work queued so far (GPU calls return before they finish)."""
+    if cuda_is_available():
+        with cupy.cuda.Device(index or 0):
+            cupy.cuda.Device().synchronize()
 
 
 # ---------------------------------------------------------------- random numbers

@@ -1,4 +1,4 @@
-"""``minicnn.cuda``: is a GPU usable (CuPy installed and a device visible)?"""
+"""``minicnn.cuda``: is a GPU usable (CuPy installed and a device visible)? Seeding and waiting for it."""
 
 from . import backend
 
@@ -22,3 +22,10 @@ def manual_seed(seed: int) -> None:
 
 
 manual_seed_all = manual_seed
+
+
+def synchronize(device=None) -> None:
+    """Wait for the GPU to finish its queued work, as ``torch.cuda.synchronize``: time GPU code after this.
+    Does nothing without a GPU."""
+    index = backend.device(device).index if device is not None else None
+    backend.synchronize(index)

@@ -97,14 +97,14 @@ def compare_with_torch(
     return our_out, torch_out
 
 
-def gradcheck(fn, arrays, grad_inputs=None, **kwargs):
-    """float64 gradcheck of ``fn`` at the given arrays (those in ``grad_inputs`` are checked)."""
+def gradcheck(fn, arrays, grad_inputs=None, device=None, **kwargs):
+    """float64 gradcheck of ``fn`` at the given arrays (those in ``grad_inputs`` are checked), on ``device``."""
     if grad_inputs is None:
         grad_inputs = [i for i, a in enumerate(arrays) if isinstance(a, np.ndarray) and a.dtype.kind == "f"]
     inputs = [
-        minicnn.tensor(np.asarray(a, dtype=np.float64), requires_grad=i in grad_inputs)
+        minicnn.tensor(np.asarray(a, dtype=np.float64), requires_grad=i in grad_inputs, device=device)
         if i in grad_inputs
-        else (minicnn.tensor(a) if isinstance(a, np.ndarray) else a)
+        else (minicnn.tensor(a, device=device) if isinstance(a, np.ndarray) else a)
         for i, a in enumerate(arrays)
     ]
     return minicnn.autograd.gradcheck(fn, tuple(inputs), **kwargs)

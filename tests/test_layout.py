@@ -13,7 +13,7 @@ import minicnn.nn.functional as F
 from minicnn import backend
 from minicnn.ops import conv as conv_module
 from minicnn.ops.layout import from_channels_last, is_channels_last, to_channels_last
-from tests.helpers import assert_close, gradcheck, require_torch
+from tests.helpers import DEVICES, assert_close, gradcheck, require_torch
 
 ATOL, RTOL = 1e-4, 1e-4  # as tests/test_ops_conv.py: float32 sums of up to a few hundred products
 
@@ -27,16 +27,17 @@ def in_layout(array, layout):
     return channels_last_copy(array) if layout == "channels_last" else np.ascontiguousarray(array)
 
 
-def run_both(our_fn, torch_fn, x, params, upstream):
-    """Forward and backward in both libraries: x (and params) get gradients; returns ours and theirs."""
+def run_both(our_fn, torch_fn, x, params, upstream, device="cpu"):
+    """Forward and backward in both libraries (ours on ``device``, PyTorch on the CPU): x (and params) get
+    gradients; returns ours and theirs."""
     torch = require_torch()
-    ours_x = minicnn.tensor(x, requires_grad=True)
-    ours_params = [minicnn.tensor(p, requires_grad=True) for p in params]
+    ours_x = minicnn.tensor(x, requires_grad=True, device=device)
+    ours_params = [minicnn.tensor(p, requires_grad=True, device=device) for p in params]
     theirs_x = torch.tensor(np.ascontiguousarray(x), requires_grad=True)
     theirs_params = [torch.tensor(p, requires_grad=True) for p in params]
     ours, theirs = our_fn(ours_x, *ours_params), torch_fn(theirs_x, *theirs_params)
     assert_close(ours, theirs, ATOL, RTOL, name="forward")
-    ours.backward(minicnn.tensor(upstream))
+    ours.backward(minicnn.tensor(upstream, device=device))
     theirs.backward(torch.tensor(np.ascontiguousarray(upstream)))
     assert_close(ours_x.grad, theirs_x.grad, ATOL, RTOL, name="input gradient")
     for ours_p, theirs_p in zip(ours_params, theirs_params):
@@ -103,8 +104,9 @@ def grad_path(request, monkeypatch):
 @pytest.mark.parametrize("upstream_layout", ["contiguous", "channels_last"])
 @pytest.mark.parametrize("input_layout", ["contiguous", "channels_last"])
 @pytest.mark.parametrize("shape, options", CONV_CASES, ids=CONV_IDS)
+@pytest.mark.parametrize("device", DEVICES)
 def test_conv2d_every_path_and_layout_matches_torch(
-    shape, options, input_layout, upstream_layout, column_path, grad_path
+    device, shape, options, input_layout, upstream_layout, column_path, grad_path
 ):
     torch = require_torch()
     n, c, h, w, o, kh, kw = shape
@@ -121,11 +123,13 @@ def test_conv2d_every_path_and_layout_matches_torch(
         x,
         [weight, bias],
         upstream,
+        device,
     )
 
 
 @pytest.mark.parametrize("shape, options", CONV_CASES, ids=CONV_IDS)
-def test_conv2d_every_path_passes_gradcheck(shape, options, column_path, grad_path):
+@pytest.mark.parametrize("device", DEVICES)
+def test_conv2d_every_path_passes_gradcheck(device, shape, options, column_path, grad_path):
     n, c, h, w, o, kh, kw = shape
     rng = np.random.default_rng(sum(shape) + 1)
     groups = options.get("groups", 1)
@@ -134,7 +138,7 @@ def test_conv2d_every_path_passes_gradcheck(shape, options, column_path, grad_pa
         rng.standard_normal((o, c // groups, kh, kw)),
         rng.standard_normal(o),
     ]
-    assert gradcheck(lambda x, w, b: F.conv2d(x, w, b, **options), arrays)
+    assert gradcheck(lambda x, w, b: F.conv2d(x, w, b, **options), arrays, device=device)
 
 
 @pytest.mark.parametrize("kernel", [1, 3])
@@ -177,7 +181,8 @@ def test_relu_and_the_residual_add_pass_the_layout_on():
 @pytest.mark.parametrize("upstream_layout", ["contiguous", "channels_last"])
 @pytest.mark.parametrize("input_layout", ["contiguous", "channels_last"])
 @pytest.mark.parametrize("size", [(6, 8), (7, 8), (6, 9), (5, 5)], ids=str)  # odd sizes crop (floor mode)
-def test_max_pool_2x2_matches_torch_in_both_layouts_with_ties(size, input_layout, upstream_layout):
+@pytest.mark.parametrize("device", DEVICES)
+def test_max_pool_2x2_matches_torch_in_both_layouts_with_ties(device, size, input_layout, upstream_layout):
     torch = require_torch()
     rng = np.random.default_rng(size[0] * size[1])
     # after a ReLU most windows hold several exact zeros: PyTorch sends the gradient to the first of them
@@ -186,7 +191,9 @@ def test_max_pool_2x2_matches_torch_in_both_layouts_with_ties(size, input_layout
     x = in_layout(x, input_layout)
     out_shape = (2, 3, size[0] // 2, size[1] // 2)
     upstream = in_layout(rng.standard_normal(out_shape).astype(np.float32), upstream_layout)
-    y, _ = run_both(lambda t: F.max_pool2d(t, 2), lambda t: torch.nn.functional.max_pool2d(t, 2), x, [], upstream)
+    y, _ = run_both(
+        lambda t: F.max_pool2d(t, 2), lambda t: torch.nn.functional.max_pool2d(t, 2), x, [], upstream, device
+    )
     assert is_channels_last(y.array) == (input_layout == "channels_last")  # the layout is passed on
 
 
@@ -202,7 +209,8 @@ AVG_POOL_CASES = [  # kernel_size, stride, padding, ceil_mode, count_include_pad
 @pytest.mark.parametrize("upstream_layout", ["contiguous", "channels_last"])
 @pytest.mark.parametrize("input_layout", ["contiguous", "channels_last"])
 @pytest.mark.parametrize("case", AVG_POOL_CASES, ids=[str(case) for case in AVG_POOL_CASES])
-def test_avg_pool_matches_torch_in_both_layouts(case, input_layout, upstream_layout):
+@pytest.mark.parametrize("device", DEVICES)
+def test_avg_pool_matches_torch_in_both_layouts(device, case, input_layout, upstream_layout):
     torch = require_torch()
     kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override = case
     args = dict(
@@ -218,15 +226,22 @@ def test_avg_pool_matches_torch_in_both_layouts(case, input_layout, upstream_lay
     out_shape = tuple(torch.nn.functional.avg_pool2d(torch.zeros(x.shape), **args).shape)
     upstream = in_layout(rng.standard_normal(out_shape).astype(np.float32), upstream_layout)
     y, _ = run_both(
-        lambda t: F.avg_pool2d(t, **args), lambda t: torch.nn.functional.avg_pool2d(t, **args), x, [], upstream
+        lambda t: F.avg_pool2d(t, **args),
+        lambda t: torch.nn.functional.avg_pool2d(t, **args),
+        x,
+        [],
+        upstream,
+        device,
     )
     assert is_channels_last(y.array) == (input_layout == "channels_last")  # the layout is passed on
 
 
 @pytest.mark.parametrize("case", AVG_POOL_CASES, ids=[str(case) for case in AVG_POOL_CASES])
-def test_avg_pool_on_channels_last_input_passes_gradcheck(case):
+@pytest.mark.parametrize("device", DEVICES)
+def test_avg_pool_on_channels_last_input_passes_gradcheck(device, case):
     kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override = case
-    x = minicnn.tensor(channels_last_copy(np.random.default_rng(3).standard_normal((2, 3, 7, 6))), requires_grad=True)
+    x = channels_last_copy(np.random.default_rng(3).standard_normal((2, 3, 7, 6)))
+    x = minicnn.tensor(x, requires_grad=True, device=device)
     assert gradcheck(
         lambda t: F.avg_pool2d(t, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override), [x]
     )
@@ -234,16 +249,17 @@ def test_avg_pool_on_channels_last_input_passes_gradcheck(case):
 
 @pytest.mark.parametrize("upstream_layout", ["contiguous", "channels_last"])
 @pytest.mark.parametrize("training", [True, False], ids=["training", "eval"])
-def test_batch_norm_on_channels_last_input_matches_torch(training, upstream_layout):
+@pytest.mark.parametrize("device", DEVICES)
+def test_batch_norm_on_channels_last_input_matches_torch(device, training, upstream_layout):
     torch = require_torch()
     rng = np.random.default_rng(5)
     x = channels_last_copy((rng.standard_normal((4, 3, 5, 6)) * 2 + 1).astype(np.float32))
     weight, bias = rng.standard_normal(3).astype(np.float32), rng.standard_normal(3).astype(np.float32)
     ours_stats = [
-        minicnn.tensor(rng.random(3).astype(np.float32)),
-        minicnn.tensor(rng.random(3).astype(np.float32) + 1),
+        minicnn.tensor(rng.random(3).astype(np.float32), device=device),
+        minicnn.tensor(rng.random(3).astype(np.float32) + 1, device=device),
     ]
-    theirs_stats = [torch.tensor(s.array.copy()) for s in ours_stats]
+    theirs_stats = [torch.tensor(np.array(s)) for s in ours_stats]
     upstream = in_layout(rng.standard_normal(x.shape).astype(np.float32), upstream_layout)
     y, _ = run_both(
         lambda t, w, b: F.batch_norm(t, *ours_stats, w, b, training=training),
@@ -251,6 +267,7 @@ def test_batch_norm_on_channels_last_input_matches_torch(training, upstream_layo
         x,
         [weight, bias],
         upstream,
+        device,
     )
     assert is_channels_last(y.array)
     for ours, theirs in zip(ours_stats, theirs_stats):

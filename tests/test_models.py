@@ -7,7 +7,7 @@ import pytest
 import minicnn
 import minicnn.models as models
 from minicnn.utils import from_torch
-from tests.helpers import require_torch, to_numpy
+from tests.helpers import DEVICES, require_torch, to_numpy
 
 FORWARD_TOL = 1e-4  # relative to the largest magnitude, float32
 GRAD_TOL = 2e-3
@@ -84,13 +84,14 @@ def assert_relative(ours, theirs, tol, name, floor=1e-12):
     assert error <= tol, f"{name}: relative error {error:.2e} > {tol}"
 
 
-def build_pair(name, seed=0, dtype="float32"):
+def build_pair(name, seed=0, dtype="float32", device="cpu"):
     torch = require_torch()
     ours_factory, torch_factory, shape = twins()[name]
     torch.manual_seed(seed)
     twin = torch_factory().to(getattr(torch, dtype))
     ours = ours_factory().to(dtype)
     ours.load_state_dict(from_torch(twin))
+    ours.to(device)  # PyTorch stays on the CPU: the reference
     for model in (ours, twin):  # dropout draws different random numbers in each library: switch it off
         for module in model.modules():
             if type(module).__name__ == "Dropout":
@@ -101,7 +102,7 @@ def build_pair(name, seed=0, dtype="float32"):
     return ours, twin, x, y
 
 
-def train_steps(model, library, x, y, optimizer_name, steps=3):
+def train_steps(model, library, x, y, optimizer_name, steps=3, device="cpu"):
     """Run ``steps`` training steps; returns the first loss."""
     make_optimizer = {
         "adam": lambda params: library.optim.Adam(params, lr=1e-3),
@@ -109,7 +110,7 @@ def train_steps(model, library, x, y, optimizer_name, steps=3):
     }[optimizer_name]
     optimizer = make_optimizer(model.parameters())
     loss_fn = library.nn.CrossEntropyLoss()
-    xt, yt = library.tensor(x), library.tensor(y)
+    xt, yt = library.tensor(x).to(device), library.tensor(y).to(device)
     first = None
     model.train()
     for _ in range(steps):
@@ -122,17 +123,18 @@ def train_steps(model, library, x, y, optimizer_name, steps=3):
 
 
 @pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n in SLOW else n for n in NAMES])
-def test_network_equals_pytorch_twin(name):
+@pytest.mark.parametrize("device", DEVICES)
+def test_network_equals_pytorch_twin(device, name):
     torch = require_torch()
-    ours, twin, x, y = build_pair(name)
+    ours, twin, x, y = build_pair(name, device=device)
 
     assert str(ours) == str(twin), f"print(model) differs:\n{ours}\n---\n{twin}"
     assert list(ours.state_dict()) == list(twin.state_dict())
 
     # forward, loss and every parameter gradient in training mode
-    our_logits, their_logits = ours(minicnn.tensor(x)), twin(torch.tensor(x))
+    our_logits, their_logits = ours(minicnn.tensor(x, device=device)), twin(torch.tensor(x))
     assert_relative(our_logits, their_logits, FORWARD_TOL, "train logits")
-    our_loss = minicnn.nn.functional.cross_entropy(our_logits, minicnn.tensor(y))
+    our_loss = minicnn.nn.functional.cross_entropy(our_logits, minicnn.tensor(y, device=device))
     their_loss = torch.nn.functional.cross_entropy(their_logits, torch.tensor(y))
     assert abs(our_loss.item() - their_loss.item()) <= FORWARD_TOL * max(1.0, abs(their_loss.item()))
     our_loss.backward()
@@ -153,12 +155,13 @@ def test_network_equals_pytorch_twin(name):
     ours.eval()
     twin.eval()
     with minicnn.no_grad(), torch.no_grad():
-        assert_relative(ours(minicnn.tensor(x)), twin(torch.tensor(x)), FORWARD_TOL, "eval logits")
+        assert_relative(ours(minicnn.tensor(x, device=device)), twin(torch.tensor(x)), FORWARD_TOL, "eval logits")
 
 
 @pytest.mark.parametrize("optimizer_name", ["adam", "sgd"])
 @pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n in SLOW else n for n in NAMES])
-def test_three_optimizer_steps_equal_pytorch(name, optimizer_name):
+@pytest.mark.parametrize("device", DEVICES)
+def test_three_optimizer_steps_equal_pytorch(device, name, optimizer_name):
     """Three training steps in float64 land on PyTorch's weights to 1e-7 (their changes to 1e-6).
 
     Run in float64 because of Adam: its first update is lr * g / |g|, so float32 round-off in a gradient
@@ -166,9 +169,9 @@ def test_three_optimizer_steps_equal_pytorch(name, optimizer_name):
     either library. In float64 that round-off (~1e-17) sits far below Adam's eps and the runs agree.
     """
     torch = require_torch()
-    ours, twin, x, y = build_pair(name, seed=1, dtype="float64")
+    ours, twin, x, y = build_pair(name, seed=1, dtype="float64", device=device)
     before = {key: to_numpy(value).copy() for key, value in ours.state_dict().items()}
-    first_ours = train_steps(ours, minicnn, x, y, optimizer_name)
+    first_ours = train_steps(ours, minicnn, x, y, optimizer_name, device=device)
     first_theirs = train_steps(twin, torch, x, y, optimizer_name)
     assert abs(first_ours - first_theirs) <= 1e-9 * max(1.0, abs(first_theirs))
     their_state = twin.state_dict()

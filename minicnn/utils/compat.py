@@ -13,7 +13,7 @@ import types
 
 import numpy as np
 
-from .. import backend, creation
+from .. import backend, creation, cuda
 from ..autograd import Tensor, as_dtype, float32, is_grad_enabled, set_grad_enabled
 from ..ops import matmul as _matmul
 from ..ops import reduction as _reduction
@@ -49,23 +49,13 @@ def _current_accelerator(check_available: bool = False):
     return backend.device("cuda")
 
 
-def _accelerator_device_count() -> int:
-    return backend.cupy.cuda.runtime.getDeviceCount() if backend.cuda_is_available() else 0
-
-
-def _synchronize(device=None) -> None:
-    """Wait for the GPU to finish its queued work (time GPU code with this); nothing to wait for on the CPU."""
-    if backend.cuda_is_available():
-        backend.cupy.cuda.Device().synchronize()
-
-
 accelerator = _module(
     "accelerator",
     "``minicnn.accelerator``: the GPU, if any (``torch.accelerator``). minicnn's only accelerator is CUDA via CuPy.",
     is_available=_accelerator_is_available,
     current_accelerator=_current_accelerator,
-    device_count=_accelerator_device_count,
-    synchronize=_synchronize,
+    device_count=cuda.device_count,
+    synchronize=cuda.synchronize,
 )
 
 

@@ -118,7 +118,11 @@ def device_of(array) -> device:
 
 
 def to_device(array, target: device):
-    """Copy ``array`` to ``target`` (no copy when it is already there)."""
+    """Copy ``array`` to ``target`` (no copy when it is already there), keeping a channels-last memory order
+    (PyTorch's ``.to()`` keeps the memory format too; CuPy and NumPy would copy into C order)."""
+    channels_last = getattr(array, "ndim", 0) == 4 and array.transpose(0, 2, 3, 1).flags.c_contiguous
+    if channels_last and not array.flags.c_contiguous:
+        return to_device(array.transpose(0, 2, 3, 1), target).transpose(0, 3, 1, 2)
     if target.type == "cpu":
         if cupy is not None and isinstance(array, cupy.ndarray):
             return cupy.asnumpy(array)

@@ -8,6 +8,7 @@ import pytest
 
 import minicnn
 import minicnn.nn.functional as F
+from minicnn.ops.layout import is_channels_last
 from tests.helpers import DEVICES, assert_close
 
 PACKAGE = pathlib.Path(minicnn.__file__).parent
@@ -71,3 +72,16 @@ def test_a_small_network_step_runs_on_the_device(device):
 
     for ours, reference in zip(run(device), run("cpu")):
         assert_close(ours.cpu(), reference, atol=1e-5, rtol=1e-4)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_moving_between_devices_keeps_channels_last_memory(device):
+    """As PyTorch's ``.to()`` keeps the memory format: a channels-last tensor stays channels-last both ways."""
+    values = np.random.default_rng(1).standard_normal((2, 3, 4, 5)).astype(np.float32)
+    stored = np.ascontiguousarray(values.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)  # NCHW view of NHWC memory
+    there = minicnn.tensor(stored).to(device)
+    back = there.cpu()
+    assert is_channels_last(there.array) and is_channels_last(back.array)
+    assert np.array_equal(back.array, values)
+    plain = minicnn.tensor(values).to(device)
+    assert plain.array.flags.c_contiguous and plain.cpu().array.flags.c_contiguous

@@ -128,7 +128,8 @@ def test_network_equals_pytorch_twin(device, name):
     torch = require_torch()
     ours, twin, x, y = build_pair(name, device=device)
 
-    assert str(ours) == str(twin), f"print(model) differs:\n{ours}\n---\n{twin}"
+    if device == "cpu":  # print(model) does not depend on the device (and a GPU machine may have another torch)
+        assert str(ours) == str(twin), f"print(model) differs:\n{ours}\n---\n{twin}"
     assert list(ours.state_dict()) == list(twin.state_dict())
 
     # forward, loss and every parameter gradient in training mode
@@ -170,6 +171,9 @@ def test_three_optimizer_steps_equal_pytorch(device, name, optimizer_name):
     """
     torch = require_torch()
     ours, twin, x, y = build_pair(name, seed=1, dtype="float64", device=device)
+    # CuPy's reductions add in another order than NumPy's: a gradient that is zero in exact arithmetic comes
+    # out ~1e-14 instead of ~1e-17, and Adam turns it into a step of about lr * g / eps ~ 1e-9
+    tolerance = 1e-7 if device == "cpu" else 1e-6
     before = {key: to_numpy(value).copy() for key, value in ours.state_dict().items()}
     first_ours = train_steps(ours, minicnn, x, y, optimizer_name, device=device)
     first_theirs = train_steps(twin, torch, x, y, optimizer_name)
@@ -177,7 +181,7 @@ def test_three_optimizer_steps_equal_pytorch(device, name, optimizer_name):
     their_state = twin.state_dict()
     for key, value in ours.state_dict().items():
         # floors: a conv bias feeding BatchNorm starts at 0 (torchvision) and gets a zero gradient
-        assert_relative(value, their_state[key], 1e-7, f"{key} after 3 {optimizer_name} steps", floor=1e-2)
+        assert_relative(value, their_state[key], tolerance, f"{key} after 3 {optimizer_name} steps", floor=1e-2)
         if key.endswith(("weight", "bias")):  # the steps are small next to the weights: check them too
             change = to_numpy(value) - before[key]
             assert_relative(change, to_numpy(their_state[key]) - before[key], 1e-6, f"change of {key}", floor=1e-3)

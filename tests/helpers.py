@@ -42,6 +42,8 @@ def to_numpy(tensor_like) -> np.ndarray:
         return np.asarray(tensor_like.detach())
     if hasattr(tensor_like, "detach"):
         return tensor_like.detach().cpu().numpy()
+    if hasattr(tensor_like, "shape"):  # a NumPy or CuPy array
+        return np.asarray(minicnn.backend.to_device(tensor_like, minicnn.device("cpu")))
     return np.asarray(tensor_like)
 
 

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 import minicnn
 import minicnn.nn.functional as F
-from minicnn.ops.normalization import per_channel_dot, per_channel_sum
+from minicnn.backend import per_channel_total
 from tests.helpers import DEVICES, assert_close, compare_with_torch, gradcheck, require_torch, to_numpy
 
 
@@ -181,8 +181,9 @@ def test_vgg_sized_float32_gradients_stay_accurate():
         assert np.abs(ours - exact).max() <= 1e-4 * max(1.0, np.abs(exact).max())
 
 
+@pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("axis", [1, 2])  # channels on axis 1 (N, C, L) or innermost (N, L, C)
-def test_per_channel_sums_match_float64(axis):
+def test_per_channel_totals_match_float64(axis, device):
     rng = np.random.default_rng(7)
     for shape in [(6, 3, 1), (4, 5, 17), (64, 8, 784), (64, 784, 8)]:
         a = rng.standard_normal(shape).astype(np.float32)
@@ -190,9 +191,11 @@ def test_per_channel_sums_match_float64(axis):
         other_axes = (0, 3 - axis)
         exact_sum = a.astype(np.float64).sum(axis=other_axes)
         exact_dot = (a.astype(np.float64) * b).sum(axis=other_axes)
-        assert per_channel_sum(a, axis).dtype == np.float64
-        np.testing.assert_allclose(per_channel_sum(a, axis), exact_sum, atol=1e-5 * np.sqrt(a.size))
-        np.testing.assert_allclose(per_channel_dot(a, b, axis), exact_dot, atol=1e-5 * np.sqrt(a.size))
+        a_there, b_there = minicnn.tensor(a, device=device).array, minicnn.tensor(b, device=device).array
+        total, dot = per_channel_total(a_there, axis), per_channel_total(a_there, axis, b_there)
+        assert total.dtype == np.float64 and dot.dtype == np.float64
+        np.testing.assert_allclose(to_numpy(total), exact_sum, atol=1e-5 * np.sqrt(a.size))
+        np.testing.assert_allclose(to_numpy(dot), exact_dot, atol=1e-5 * np.sqrt(a.size))
 
 
 # ---------------------------------------------------------------- running statistics

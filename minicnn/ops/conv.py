@@ -23,8 +23,8 @@ from __future__ import annotations
 import operator
 
 from ..autograd import Function, Tensor, is_grad_enabled
-from ..backend import as_strided, get_array_module
-from .layout import channel_view, from_channels_last, per_channel_sum, to_channels_last
+from ..backend import as_strided, get_array_module, per_channel_total
+from .layout import channel_view, from_channels_last, to_channels_last
 
 __all__ = ["conv2d", "im2col", "col2im"]
 
@@ -354,7 +354,7 @@ class Conv2d(Function):
             grad_weight = grad_cols.reshape(G, KH, KW, C_per_group, O // G).transpose(0, 4, 3, 1, 2)
             grad_weight = grad_weight.reshape(weight.shape)
         if ctx.has_bias and ctx.needs_input_grad[2] and grad_bias is None:  # every pixel of its channel
-            grad_bias = per_channel_sum(*channel_view(grad_y)).astype(grad_y.dtype)
+            grad_bias = per_channel_total(*channel_view(grad_y)).astype(grad_y.dtype)
         return grad_x, grad_weight, grad_bias
 
 

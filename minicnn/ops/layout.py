@@ -55,17 +55,3 @@ def from_channel_view(y3, axis: int, shape):
         return y3.reshape(shape)
     N, C, H, W = shape
     return from_channels_last(y3.reshape(N, H, W, C))
-
-
-def per_channel_sum(x3, axis: int):
-    """Sum a ``channel_view`` over everything but its channels ``axis``: one float64 total per channel.
-
-    ``x3.sum(axis=(0, 2))`` walks memory with a stride per channel and was 4-15x slower than this on
-    the reference networks: each run of L values times a ones vector is one BLAS matrix-vector product.
-    The N*C partial sums are then added in float64: summing all N*L values in float32 cost VGG's
-    gradients three digits of accuracy (REFERENCE.md), and upcasting N*C numbers is cheap.
-    """
-    xp = get_array_module(x3)
-    ones = xp.ones(x3.shape[3 - axis], dtype=x3.dtype)  # one per value of the non-channel axis L
-    row_sums = x3 @ ones if axis == 1 else ones @ x3  # (N, C) either way
-    return row_sums.astype(xp.float64).sum(axis=0)

@@ -10,10 +10,11 @@ Training mode uses the mean and the *biased* variance of the batch (divide by M)
 statistics are given, moves them towards the batch's (with the *unbiased* variance, divide by M - 1).
 Evaluation mode uses the running statistics instead, so it is a fixed scale and shift per channel.
 
-Small helpers keep the per-channel work fast on NumPy, whose reductions and broadcasts over a few
-channels are slow: ``per_channel_sum`` (a matrix-vector product), ``per_channel_dot`` (sum of a product
-without forming it) and ``per_channel`` (a per-channel vector spread to the full row, so the multiply
-does not broadcast along the innermost axis). Every op here is memory-bound: the code counts passes.
+Two helpers keep the per-channel work fast on NumPy, whose reductions and broadcasts over a few channels
+are slow: ``per_channel_total`` (backend.py: the float64 total per channel of x, or of x * y without
+forming it, by matrix-vector products) and ``per_channel`` (a per-channel vector spread to the full row,
+so the multiply does not broadcast along the innermost axis). Every op here is memory-bound: the code
+counts passes.
 """
 
 from __future__ import annotations
@@ -21,21 +22,10 @@ from __future__ import annotations
 import numbers
 
 from ..autograd import Function, Tensor
-from ..backend import get_array_module
-from .layout import channel_view, from_channel_view, per_channel_sum
+from ..backend import get_array_module, per_channel_total
+from .layout import channel_view, from_channel_view
 
 __all__ = ["batch_norm"]
-
-
-def per_channel_dot(a3, b3, axis: int):
-    """``per_channel_sum(a3 * b3, axis)`` for two ``channel_view`` arrays, without making the product array.
-
-    ``einsum`` multiplies and adds in one read of each array: on these memory-bound sizes that is about
-    twice as fast as writing ``a3 * b3`` out first.
-    """
-    xp = get_array_module(a3)
-    row_dots = xp.einsum("ncl,ncl->nc" if axis == 1 else "nlc,nlc->nc", a3, b3)
-    return row_dots.astype(xp.float64).sum(axis=0)
 
 
 def per_channel(values, x3, axis: int):
@@ -70,9 +60,9 @@ class BatchNorm(Function):
         x3, axis = channel_view(x)
         count = x3.size // x.shape[1]  # M values per channel
         if training:
-            mean = per_channel_sum(x3, axis) / count  # float64 (C,)
+            mean = per_channel_total(x3, axis) / count  # float64 (C,)
             centered = x3 - per_channel(mean, x3, axis)
-            var = per_channel_dot(centered, centered, axis) / count  # biased: what the batch is normalised with
+            var = per_channel_total(centered, axis, centered) / count  # biased: what the batch is normalised with
             if running_mean is not None:  # in place, outside the graph (buffers, not parameters)
                 running_mean *= 1 - momentum
                 running_mean += (momentum * mean).astype(running_mean.dtype)
@@ -106,10 +96,10 @@ class BatchNorm(Function):
         scale = inv_std * weight if weight is not None else inv_std  # weight * inv_std
         grad_x = grad_weight = grad_bias = None
         if ctx.training:
-            sum_dy = per_channel_sum(grad3, axis)
+            sum_dy = per_channel_total(grad3, axis)
             if needs_x or needs_weight:
                 centered = x3 - per_channel(mean, x3, axis)  # dL/dx is then computed in this new array
-                sum_dy_xhat = per_channel_dot(grad3, centered, axis) * inv_std
+                sum_dy_xhat = per_channel_total(grad3, axis, centered) * inv_std
             if needs_x:
                 # the standard dx = inv_std/M * (M*dxhat - sum(dxhat) - xhat*sum(dxhat*xhat)) with dxhat =
                 # weight*dy, written as dx = scale * (dy - mean(dy) - xhat*mean(dy*xhat)), xhat = centered*inv_std
@@ -119,9 +109,9 @@ class BatchNorm(Function):
                 get_array_module(grad).subtract(grad3, grad_x, out=grad_x)  # dy - (...), in place: no new array
                 grad_x *= per_channel(scale, grad3, axis)
         else:  # evaluation: y = x * scale + shift
-            sum_dy = per_channel_sum(grad3, axis) if needs_bias else None
+            sum_dy = per_channel_total(grad3, axis) if needs_bias else None
             if needs_weight:
-                sum_dy_xhat = per_channel_dot(grad3, x3 - per_channel(mean, grad3, axis), axis) * inv_std
+                sum_dy_xhat = per_channel_total(grad3, axis, x3 - per_channel(mean, grad3, axis)) * inv_std
             if needs_x:
                 grad_x = grad3 * per_channel(scale, grad3, axis)
         if needs_weight:

@@ -11,10 +11,6 @@ from tests.helpers import DEVICES, require_torch, to_numpy
 
 FORWARD_TOL = 1e-4  # relative to the largest magnitude, float32
 GRAD_TOL = 2e-3
-# cuBLAS and CuPy's reductions add float32 numbers in other orders than NumPy and PyTorch's CPU kernels do:
-# on an H100 the deepest BatchNorm net (torchvision vgg11_bn) measured 2.1e-3 against PyTorch's CPU twin.
-# The exact check on the GPU is float64 (test_three_optimizer_steps_equal_pytorch: 1e-6).
-GPU_GRAD_TOL = 4e-3
 
 
 def twins():
@@ -130,7 +126,10 @@ def train_steps(model, library, x, y, optimizer_name, steps=3, device="cpu"):
 @pytest.mark.parametrize("device", DEVICES)
 def test_network_equals_pytorch_twin(device, name):
     torch = require_torch()
-    ours, twin, x, y = build_pair(name, device=device)
+    # On the GPU in float64: cuBLAS and CuPy add float32 numbers in another order than the CPU, and a max-pool
+    # window whose two largest values differ by less than that (torchvision vgg11_bn's features.21 has one at
+    # 2.5e-6) then picks the other pixel, moving that gradient. float64 keeps every choice the same.
+    ours, twin, x, y = build_pair(name, dtype="float32" if device == "cpu" else "float64", device=device)
 
     if device == "cpu":  # print(model) does not depend on the device (and a GPU machine may have another torch)
         assert str(ours) == str(twin), f"print(model) differs:\n{ours}\n---\n{twin}"
@@ -149,8 +148,7 @@ def test_network_equals_pytorch_twin(device, name):
     # libraries: such tensors are compared on the scale of the largest gradient of the model, / 1000
     largest = max(float(p.grad.abs().max()) for p in twin.parameters())
     for key, param in ours.named_parameters():
-        tolerance = GRAD_TOL if device == "cpu" else GPU_GRAD_TOL
-        assert_relative(param.grad, their_params[key].grad, tolerance, f"gradient of {key}", floor=1e-3 * largest)
+        assert_relative(param.grad, their_params[key].grad, GRAD_TOL, f"gradient of {key}", floor=1e-3 * largest)
 
     # BatchNorm running statistics after that forward
     their_buffers = dict(twin.named_buffers())

@@ -73,11 +73,16 @@ def get_array_module(*arrays):
 
 
 class device:
-    """Where a tensor lives: ``device('cpu')``, ``device('cuda')`` or ``device('cuda:1')``, as in PyTorch."""
+    """Where a tensor lives: ``device('cpu')``, ``device('cuda')``, ``device('cuda:1')`` or ``device(1)`` (a
+    bare index names a GPU), as in PyTorch."""
 
-    def __init__(self, spec: str | device = "cpu", index: int | None = None):
+    def __init__(self, spec: str | int | device = "cpu", index: int | None = None):
         if isinstance(spec, device):
             spec, index = spec.type, spec.index
+        if isinstance(spec, int) and not isinstance(spec, bool):
+            if spec < 0:
+                raise ValueError(f"device: the index must not be negative, got {spec}")
+            spec, index = "cuda", spec
         if not isinstance(spec, str):
             raise TypeError(f"device: expected a string like 'cpu' or 'cuda:0', got {spec!r}")
         kind, _, number = spec.partition(":")
@@ -155,8 +160,8 @@ def scatter_add(target, index, values) -> None:
 
 
 def per_channel_total(x3, axis: int, other3=None):
-    """The float64 total per channel of ``x3`` (or of ``x3 * other3``, without forming the product), for
-    (N, C, L) or (N, L, C) channel views (``ops.layout.channel_view``; ``axis`` 1 or 2 names C).
+    """The float64 total per channel of ``x3`` (or of ``x3 * other3``), for (N, C, L) or (N, L, C) channel
+    views (``ops.layout.channel_view``; ``axis`` 1 or 2 names C).
 
     NumPy reduces badly over a few channels: ``x3.sum(axis=(0, 2))`` walks memory with a stride per channel
     and was 4-15x slower than this. Each run of L values times a ones vector is one BLAS matrix-vector
@@ -164,7 +169,7 @@ def per_channel_total(x3, axis: int, other3=None):
     writing ``x3 * other3`` out first). The N*C partial sums are then added in float64: summing all N*L
     values in float32 cost VGG's gradients three digits of accuracy (REFERENCE.md).
     CuPy runs a stack-by-vector matmul and einsum through general paths (~0.5 ms each on an H100) but a
-    reduction in one kernel, accumulating in float64 as it goes: that one kernel is used there.
+    reduction in one kernel, accumulating in float64 as it goes: there the product is formed and reduced so.
     """
     xp = get_array_module(x3)
     if xp is not np:
@@ -179,7 +184,8 @@ def per_channel_total(x3, axis: int, other3=None):
 
 
 def synchronize(index: int | None = None) -> None:
-    """Wait until the GPU has finished all work queued so far (GPU calls return before they finish)."""
+    """Wait until GPU ``index`` (default 0) has finished all work queued so far (GPU calls return before
+    they finish). Nothing to wait for without a GPU."""
     if cuda_is_available():
         with cupy.cuda.Device(index or 0):
             cupy.cuda.Device().synchronize()

@@ -25,7 +25,7 @@ manual_seed_all = manual_seed
 
 
 def synchronize(device=None) -> None:
-    """Wait for the GPU to finish its queued work, as ``torch.cuda.synchronize``: time GPU code after this.
-    Does nothing without a GPU."""
+    """Wait for the GPU (``device``: 'cuda:N', an index or a device; default the first) to finish its queued
+    work, as ``torch.cuda.synchronize``: time GPU code after this. Does nothing without a GPU."""
     index = backend.device(device).index if device is not None else None
     backend.synchronize(index)

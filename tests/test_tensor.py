@@ -98,6 +98,20 @@ def test_cuda_without_gpu_says_so():
         minicnn.device("tpu")
 
 
+def test_device_spellings_match_torch():
+    torch = require_torch()
+    for spec in ["cpu", "cuda", "cuda:1", 0, 2]:
+        assert str(minicnn.device(spec)) == str(torch.device(spec)), spec
+    assert minicnn.device(minicnn.device("cuda", 1)) == "cuda:1"
+    with pytest.raises(ValueError, match="must not be negative, got -1"):
+        minicnn.device(-1)
+    with pytest.raises(TypeError, match="got True"):
+        minicnn.device(True)
+    for spec in [None, 0, "cuda:0", minicnn.device("cuda")]:  # waits for the GPU; nothing to wait for on a CPU
+        minicnn.cuda.synchronize(spec)
+        minicnn.accelerator.synchronize(spec)
+
+
 def test_detach_clone_contiguous():
     x = minicnn.tensor([1.0, 2.0], requires_grad=True)
     d = x.detach()

@@ -15,7 +15,7 @@ Sections (each prints a markdown table):
   3. VGG-11/8 training step against image size (batch 64);
   4. minicnn's GPU step against its own CPU step (batch 64), for what the GPU buys.
 
-    python benchmarks/gpu.py                   # needs CuPy and a GPU (~5 min on an H100)
+    python benchmarks/gpu.py                   # needs CuPy and a GPU (~2.5 min on an H100)
     python benchmarks/gpu.py --networks lenet --batch-sizes 64 --sections training
 """
 

@@ -114,6 +114,21 @@ def test_softmax_is_stable_for_large_logits():
     assert np.isfinite(F.sigmoid(minicnn.tensor([-1000.0, 1000.0])).numpy()).all()
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_sigmoid_keeps_float_precision_in_both_tails(dtype):
+    """1 - (something close to 1) would round sigmoid(-20) = 2.06e-9 to 0 in float32; PyTorch keeps it."""
+    torch = require_torch()
+    x = np.array([-80, -30, -20, -12, -9, -1e-3, 0, 1e-3, 9, 12, 20, 30, 80], dtype=dtype)
+    ours_x, theirs_x = minicnn.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    ours, theirs = F.sigmoid(ours_x), torch.sigmoid(theirs_x)
+    np.testing.assert_allclose(ours.detach().numpy(), theirs.detach().numpy(), rtol=4 * np.finfo(dtype).eps)
+    ours.sum().backward()
+    theirs.sum().backward()
+    np.testing.assert_allclose(ours_x.grad.numpy(), theirs_x.grad.numpy(), rtol=1e-5, atol=1e-30)
+    limits = F.sigmoid(minicnn.tensor(np.array([-np.inf, np.inf, np.nan], dtype=dtype))).numpy()
+    assert limits[0] == 0 and limits[1] == 1 and np.isnan(limits[2])
+
+
 def test_dtype_is_kept():
     x64 = minicnn.tensor(np.ones(3), requires_grad=True)
     for fn in (lambda x: x * 2, minicnn.exp, F.relu, F.sigmoid, lambda x: F.softmax(x, 0), lambda x: x**2):

@@ -16,7 +16,7 @@ import warnings
 
 from ..autograd import Function, Tensor, is_grad_enabled
 from ..backend import get_array_module
-from .activation import log_softmax
+from .activation import log_softmax, sigmoid_of
 from .elementwise import _check_broadcast, _promote, sum_to_shape, where
 
 _REDUCTIONS = ("mean", "sum", "none")
@@ -129,7 +129,7 @@ class BinaryCrossEntropyWithLogits(Function):
         xp = get_array_module(grad)
         grad_x = grad_t = None
         if ctx.needs_input_grad[0]:
-            sigmoid_of_minus_x = 0.5 * (1 - xp.tanh(0.5 * x))  # 1 / (1 + e^x), without overflow
+            sigmoid_of_minus_x = sigmoid_of(-x)  # 1 / (1 + e^x), without overflow
             positive_scale = 1 if pos_weight is None else 1 + (pos_weight - 1) * t
             grad_x = grad * ((1 - t) - positive_scale * sigmoid_of_minus_x)  # = sigmoid(x) - t when pw = 1
         if ctx.needs_input_grad[1]:

@@ -11,10 +11,10 @@ statistics are given, moves them towards the batch's (with the *unbiased* varian
 Evaluation mode uses the running statistics instead, so it is a fixed scale and shift per channel.
 
 Two helpers keep the per-channel work fast on NumPy, whose reductions and broadcasts over a few channels
-are slow: ``per_channel_total`` (backend.py: the float64 total per channel of x, or of x * y without
-forming it, by matrix-vector products) and ``per_channel`` (a per-channel vector spread to the full row,
-so the multiply does not broadcast along the innermost axis). Every op here is memory-bound: the code
-counts passes.
+are slow: ``per_channel_total`` (backend.py: the float64 total per channel of x, or of x * y, by matrix-
+vector products that never form x * y on NumPy) and ``per_channel`` (a per-channel vector spread to the
+full row, so the multiply does not broadcast along the innermost axis). Every op here is memory-bound:
+the code counts passes.
 """
 
 from __future__ import annotations

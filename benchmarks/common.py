@@ -281,3 +281,78 @@ def markdown_table(header: list, rows: list) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
     return "\n".join(lines)
+
+
+# ---------------------------------------------------------------- the matrix products alone
+
+
+def conv_gemm_products(shape, weight_shape, stride, padding, groups, needs_grad):
+    """The matrix products of one im2col convolution's forward and backward, on random arrays of the
+    channels-last rows layout's shapes (minicnn/ops/conv.py, 1-2): forward (P, K) @ (K, O), dL/dW
+    (K, P) @ (P, O) and, when the input needs a gradient, col2im's tap-by-tap products (KH*KW of
+    (P, O) @ (O, C)); P = N*OH*OW output pixels, K = KH*KW*C/G. Returns (closures, GFLOP of all of them).
+    (First layers use the textbook columns, and dL/dx may be a convolution of dL/dy: the same multiply-adds.)
+    """
+    N, C, H, W = shape
+    O, C_per_group, KH, KW = weight_shape
+    G, (PH, PW), (SH, SW) = groups, padding, stride
+    OH, OW = (H + 2 * PH - KH) // SH + 1, (W + 2 * PW - KW) // SW + 1
+    P, K = N * OH * OW, C_per_group * KH * KW
+    rng = np.random.default_rng(0)
+    cols = rng.standard_normal((G, P, K), dtype=np.float32)
+    weight = rng.standard_normal((G, K, O // G), dtype=np.float32)
+    grad = rng.standard_normal((G, P, O // G), dtype=np.float32)
+    taps = rng.standard_normal((KH * KW, G, O // G, C_per_group), dtype=np.float32)
+    products = [lambda: cols @ weight, lambda: cols.swapaxes(1, 2) @ grad]
+    if needs_grad:
+        products.append(lambda: grad @ taps)
+    return products, 2 * P * K * (O // G) * G * len(products) / 1e9
+
+
+def linear_gemm_products(batch, in_features, out_features, needs_grad):
+    """A linear layer's products: y = x @ W^T, dL/dW = dy^T @ x and (when needed) dL/dx = dy @ W."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((batch, in_features), dtype=np.float32)
+    weight = rng.standard_normal((out_features, in_features), dtype=np.float32)
+    grad = rng.standard_normal((batch, out_features), dtype=np.float32)
+    products = [lambda: x @ weight.T, lambda: grad.T @ x]
+    if needs_grad:
+        products.append(lambda: grad @ weight)
+    return products, 2 * batch * in_features * out_features * len(products) / 1e9
+
+
+def network_gemms(name: str, batch: int = 64, image_size: int | None = None):
+    """One closure running every matrix product of one training step of network ``name`` (every conv and
+    linear call, in the rows layout's shapes), nothing else; and their GFLOP. The calls are recorded with
+    forward hooks on the PyTorch twin, so a module called twice counts twice."""
+    torch = import_torch()
+    _, model, x, _ = build_pair(name, batch, image_size)
+    products, gflop = [], 0.0
+
+    def record(module, inputs, output):
+        nonlocal gflop
+        x = inputs[0]
+        needs_grad = x.requires_grad  # a network's first layer needs no dL/dx
+        if isinstance(module, torch.nn.Conv2d):
+            if isinstance(module.padding, str):
+                raise ValueError(f"{name}: string padding {module.padding!r} is not modelled here")
+            new, new_gflop = conv_gemm_products(
+                tuple(x.shape), tuple(module.weight.shape), module.stride, module.padding, module.groups, needs_grad
+            )
+        elif isinstance(module, torch.nn.Linear):
+            new, new_gflop = linear_gemm_products(x.shape[0], module.in_features, module.out_features, needs_grad)
+        else:
+            return
+        products.extend(new)
+        gflop += new_gflop
+
+    handles = [m.register_forward_hook(record) for m in model.modules()]
+    model(torch.from_numpy(x))
+    for handle in handles:
+        handle.remove()
+
+    def run_all():
+        for product in products:
+            product()
+
+    return run_all, gflop

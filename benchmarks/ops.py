@@ -19,6 +19,7 @@ from common import (
     DISTURBANCE,
     NETWORKS,
     build_pair,
+    conv_gemm_products,
     environment_header,
     import_torch,
     interleaved,
@@ -140,26 +141,11 @@ def op_pair(kind, shape, options, needs_grad, module):
 
 
 def conv_gemms(shape, weight_shape, options, needs_grad):
-    """Time minicnn's conv GEMMs alone, on the shapes its layout gives them; returns (ms, GFLOP) of all.
-
-    The channels-last rows layout (minicnn/ops/conv.py, 1-2): forward (P, K) @ (K, O), dL/dW (K, P) @ (P, O)
-    and, for dL/dx, the col2im path's tap-by-tap products (KH*KW of (P, O) @ (O, C)), P = N*OH*OW. (First
-    layers use the textbook columns and dL/dx may be a convolution of dL/dy instead; the products' sizes
-    are the same.)
-    """
-    N, C, H, W = shape
-    O, C_per_group, KH, KW = weight_shape
-    G, (PH, PW), (SH, SW) = options["groups"], options["padding"], options["stride"]
-    OH, OW = (H + 2 * PH - KH) // SH + 1, (W + 2 * PW - KW) // SW + 1
-    P, K = N * OH * OW, C_per_group * KH * KW
-    rng = np.random.default_rng(0)
-    cols = rng.standard_normal((G, P, K), dtype=np.float32)
-    weight = rng.standard_normal((G, K, O // G), dtype=np.float32)
-    grad = rng.standard_normal((G, P, O // G), dtype=np.float32)
-    taps = rng.standard_normal((KH * KW, G, O // G, C_per_group), dtype=np.float32)
-    products = [lambda: cols @ weight, lambda: cols.swapaxes(1, 2) @ grad]
-    if needs_grad:
-        products.append(lambda: grad @ taps)
+    """Time minicnn's conv GEMMs alone, on the shapes its layout gives them (``common.conv_gemm_products``);
+    returns (ms, GFLOP) of all of them together, best of 5."""
+    products, gflop = conv_gemm_products(
+        shape, weight_shape, options["stride"], options["padding"], options["groups"], needs_grad
+    )
     for product in products:
         product()
     best = float("inf")
@@ -168,7 +154,7 @@ def conv_gemms(shape, weight_shape, options, needs_grad):
         for product in products:
             product()
         best = min(best, time.perf_counter() - start)
-    return best * 1e3, 2 * P * K * O * len(products) / 1e9
+    return best * 1e3, gflop
 
 
 def main():

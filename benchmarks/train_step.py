@@ -11,7 +11,10 @@ Sections (each prints a markdown table):
   4. time against batch size (16, 64, 256);
   5. time against image size, for the VGG (input sizes must be multiples of 32: 32, 64, 128, 224);
   6. (``--sections allocator``, not in the default set) minicnn alone in a process, without PyTorch,
-     as shipped and with glibc's default allocator settings (``MINICNN_KEEP_MEMORY=0``).
+     as shipped and with glibc's default allocator settings (``MINICNN_KEEP_MEMORY=0``);
+  7. (``--sections floor``, not in the default set) every matrix product of a step (each conv's forward,
+     dL/dW and dL/dx products and each linear layer's, on the shapes minicnn's layout gives them) run
+     alone, against PyTorch's whole step: the time left for everything else, if minicnn is to match it.
 
     .venv/bin/python benchmarks/train_step.py                      # everything (~10 min on 2 cores)
     .venv/bin/python benchmarks/train_step.py --quick              # sections 1-2, short blocks
@@ -42,6 +45,7 @@ from common import (
     markdown_table,
     minicnn_inference,
     minicnn_step,
+    network_gemms,
     torch_inference,
     torch_step,
 )
@@ -141,6 +145,34 @@ def section_training(networks, repeats, block, with_dezero):
         print(" | ".join(rows[-1]), flush=True)
     header = ["network", "minicnn ms", "PyTorch ms", "minicnn / PyTorch", "DeZero ms", "DeZero / minicnn"]
     return "### Training step (batch 64)\n\n" + markdown_table(header, rows)
+
+
+def section_floor(networks, repeats, block):
+    """The matrix products alone against PyTorch's whole step: what no NumPy engine built on im2col + GEMM
+    (and this machine's OpenBLAS) can go below, whatever it does with the rest of the step."""
+    rows = []
+    for name in networks:
+        functions = step_functions(name, with_dezero=False)
+        functions["gemms"], gflop = network_gemms(name)
+        t = interleaved(functions, repeats=repeats, block_seconds=block)
+        rest = t["minicnn"] - t["gemms"]
+        rows.append(
+            [
+                name,
+                f"{t['minicnn']:.2f}",
+                f"{t['torch']:.2f}",
+                f"{gflop:.2f}",
+                f"{t['gemms']:.2f}",
+                f"{gflop / t['gemms'] * 1e3:.0f}",
+                ratio(t["gemms"], t["torch"]),
+                f"{rest:.2f}",
+                f"{t['torch'] - t['gemms']:.2f}",
+            ]
+        )
+        print(" | ".join(rows[-1]), flush=True)
+    header = ["network", "minicnn ms", "PyTorch ms", "GEMM GFLOP", "GEMMs alone ms", "GEMM GFLOP/s"]
+    header += ["GEMMs alone / PyTorch", "minicnn beyond its GEMMs ms", "PyTorch step - GEMMs ms"]
+    return "### The matrix products alone (batch 64)\n\n" + markdown_table(header, rows)
 
 
 def section_inference(networks, repeats, block):
@@ -254,7 +286,7 @@ def main():
         "--sections",
         nargs="+",
         default=["training", "inference", "memory", "batch", "image"],
-        choices=["training", "inference", "memory", "batch", "image", "allocator"],
+        choices=["training", "inference", "memory", "batch", "image", "allocator", "floor"],
     )
     parser.add_argument("--batch-sizes", nargs="+", type=int, default=[16, 64, 256])
     parser.add_argument("--image-sizes", nargs="+", type=int, default=[32, 64, 128, 224])
@@ -294,6 +326,8 @@ def main():
         tables.append(section_image_sizes(args.image_sizes, args.image_batch, 3, block))
     if "allocator" in sections:
         tables.append(section_allocator(args.networks))
+    if "floor" in sections:
+        tables.append(section_floor(args.networks, repeats, block))
     print()
     print("\n\n".join(tables))
     print(f"\n({time.time() - started:.0f} s; {DISTURBANCE})")

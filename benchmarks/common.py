@@ -322,9 +322,9 @@ def linear_gemm_products(batch, in_features, out_features, needs_grad):
 
 
 def network_gemms(name: str, batch: int = 64, image_size: int | None = None):
-    """One closure running every matrix product of one training step of network ``name`` (every conv and
-    linear call, in the rows layout's shapes), nothing else; and their GFLOP. The calls are recorded with
-    forward hooks on the PyTorch twin, so a module called twice counts twice."""
+    """Every matrix product of one training step of network ``name`` (every conv and linear call, in the
+    rows layout's shapes), as a list of closures, and their GFLOP. The calls are recorded with forward
+    hooks on the PyTorch twin, so a module called twice counts twice."""
     torch = import_torch()
     _, model, x, _ = build_pair(name, batch, image_size)
     products, gflop = [], 0.0
@@ -351,8 +351,19 @@ def network_gemms(name: str, batch: int = 64, image_size: int | None = None):
     for handle in handles:
         handle.remove()
 
-    def run_all():
-        for product in products:
-            product()
+    return products, gflop
 
-    return run_all, gflop
+
+def warm_total_ms(products, repeats: int = 5) -> float:
+    """The sum over ``products`` of each one's median time (ms) when run again right after itself, its
+    operands in cache: a lower bound for running them once each in a step."""
+    total = 0.0
+    for product in products:
+        product()
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            product()
+            times.append(time.perf_counter() - start)
+        total += statistics.median(times)
+    return total * 1e3

@@ -354,16 +354,19 @@ def network_gemms(name: str, batch: int = 64, image_size: int | None = None):
     return products, gflop
 
 
+def median_ms(function, repeats: int, warmup: int = 1) -> float:
+    """Median ms of ``repeats`` timed calls of ``function``, after ``warmup`` untimed ones."""
+    for _ in range(warmup):
+        function()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        function()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times) * 1e3
+
+
 def warm_total_ms(products, repeats: int = 5) -> float:
     """The sum over ``products`` of each one's median time (ms) when run again right after itself, its
     operands in cache: a lower bound for running them once each in a step."""
-    total = 0.0
-    for product in products:
-        product()
-        times = []
-        for _ in range(repeats):
-            start = time.perf_counter()
-            product()
-            times.append(time.perf_counter() - start)
-        total += statistics.median(times)
-    return total * 1e3
+    return sum(median_ms(product, repeats) for product in products)

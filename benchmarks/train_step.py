@@ -43,6 +43,7 @@ from common import (
     environment_header,
     interleaved,
     markdown_table,
+    median_ms,
     minicnn_inference,
     minicnn_step,
     network_gemms,
@@ -240,14 +241,7 @@ def alone_probe(networks, steps: int = 15) -> None:
         rng = np.random.default_rng(0)
         x, y = rng.standard_normal((64,) + shape).astype(np.float32), rng.integers(0, 10, 64)
         step = minicnn_step(make(shape[-1]), x, y)  # minicnn's own initialisation: no PyTorch imported
-        for _ in range(3):
-            step()
-        samples = []
-        for _ in range(steps):
-            start = time.perf_counter()
-            step()
-            samples.append(time.perf_counter() - start)
-        times[name] = float(np.median(samples)) * 1e3
+        times[name] = median_ms(step, steps, warmup=3)
     print(json.dumps(times))
 
 

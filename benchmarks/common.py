@@ -286,72 +286,106 @@ def markdown_table(header: list, rows: list) -> str:
 # ---------------------------------------------------------------- the matrix products alone
 
 
-def conv_gemm_products(shape, weight_shape, stride, padding, groups, needs_grad):
-    """The matrix products of one im2col convolution's forward and backward, on random arrays of the
-    channels-last rows layout's shapes (minicnn/ops/conv.py, 1-2): forward (P, K) @ (K, O), dL/dW
-    (K, P) @ (P, O) and, when the input needs a gradient, col2im's tap-by-tap products (KH*KW of
-    (P, O) @ (O, C)); P = N*OH*OW output pixels, K = KH*KW*C/G. Returns (closures, GFLOP of all of them).
-    (First layers use the textbook columns, and dL/dx may be a convolution of dL/dy: the same multiply-adds.)
+def _random(*shape):
+    return np.random.default_rng(0).standard_normal(shape, dtype=np.float32)
+
+
+def conv_gemm_candidates(shape, weight_shape, *, stride=(1, 1), padding=(0, 0), groups=1, needs_input_grad=True):
+    """The matrix products of one convolution's training step, each in every layout minicnn has for it.
+
+    Returns ({product: {layout: closure}}, GFLOP), the products being "forward", "grad_weight" and (when the
+    input needs a gradient) "grad_input", each closure running that product once on random arrays of the
+    layout's shapes (minicnn/ops/conv.py, "how the convolution Function computes"):
+      - "rows" (1-2 there): columns (P, K) @ weight (K, O), dL/dW = (K, P) @ (P, O); P = N*OH*OW, K = KH*KW*C/G;
+      - "image" (3, one group): per image weight (O, K) @ columns (K, OH*OW), dL/dW summed over the images;
+      - "kernel_rows" (5, one group, stride 1 down the rows): (N*H*OW, KW*C) @ (KW*C, KH*O) and its dL/dW;
+      - dL/dx as "col2im" (4a): KH*KW tap products (P, O) @ (O, C); or, with stride 1 and padding within the
+        kernel's reach, as "convolution" (4b): the forward products of dL/dy with the flipped kernel.
+    GFLOP counts the multiply-adds a convolution needs (as PyTorch counts them); the kernel-row layout does
+    more, the shares no output uses. Dilation is not modelled.
     """
     N, C, H, W = shape
     O, C_per_group, KH, KW = weight_shape
     G, (PH, PW), (SH, SW) = groups, padding, stride
     OH, OW = (H + 2 * PH - KH) // SH + 1, (W + 2 * PW - KW) // SW + 1
     P, K = N * OH * OW, C_per_group * KH * KW
-    rng = np.random.default_rng(0)
-    cols = rng.standard_normal((G, P, K), dtype=np.float32)
-    weight = rng.standard_normal((G, K, O // G), dtype=np.float32)
-    grad = rng.standard_normal((G, P, O // G), dtype=np.float32)
-    taps = rng.standard_normal((KH * KW, G, O // G, C_per_group), dtype=np.float32)
-    products = [lambda: cols @ weight, lambda: cols.swapaxes(1, 2) @ grad]
-    if needs_grad:
-        products.append(lambda: grad @ taps)
-    return products, 2 * P * K * (O // G) * G * len(products) / 1e9
+    forward, grad_weight, grad_input = {}, {}, {}
+    cols, weight, grad = _random(G, P, K), _random(G, K, O // G), _random(G, P, O // G)
+    forward["rows"] = lambda: cols @ weight
+    grad_weight["rows"] = lambda: cols.swapaxes(1, 2) @ grad
+    if G == 1:
+        image_cols, image_weight, image_grad = _random(N, K, OH * OW), _random(O, K), _random(N, O, OH * OW)
+        forward["image"] = lambda: image_weight @ image_cols
+        grad_weight["image"] = lambda: (image_grad @ image_cols.swapaxes(1, 2)).sum(axis=0)
+        if SH == 1 and KH > 1:
+            row_cols, row_weight = _random(N * H * OW, KW * C), _random(KW * C, KH * O)  # x padded along W only
+            shares_grad = _random(N * H * OW, KH * O)
+            forward["kernel_rows"] = lambda: row_cols @ row_weight
+            grad_weight["kernel_rows"] = lambda: row_cols.T @ shares_grad
+    if needs_input_grad:
+        taps = _random(KH * KW, G, O // G, C_per_group)
+        grad_input["col2im"] = lambda: grad @ taps
+        if (SH, SW) == (1, 1) and PH <= KH - 1 and PW <= KW - 1:
+            full = (KH - 1 - PH, KW - 1 - PW)  # dL/dy padded by the kernel's reach minus the padding
+            flipped, _ = conv_gemm_candidates(
+                (N, O, OH, OW), (C, O // G, KH, KW), padding=full, groups=G, needs_input_grad=False
+            )
+            for layout, product in flipped["forward"].items():
+                grad_input[f"convolution, {layout}"] = product
+    products = {"forward": forward, "grad_weight": grad_weight}
+    if grad_input:
+        products["grad_input"] = grad_input
+    return products, 2 * P * K * O * len(products) / 1e9
 
 
-def linear_gemm_products(batch, in_features, out_features, needs_grad):
-    """A linear layer's products: y = x @ W^T, dL/dW = dy^T @ x and (when needed) dL/dx = dy @ W."""
-    rng = np.random.default_rng(0)
-    x = rng.standard_normal((batch, in_features), dtype=np.float32)
-    weight = rng.standard_normal((out_features, in_features), dtype=np.float32)
-    grad = rng.standard_normal((batch, out_features), dtype=np.float32)
-    products = [lambda: x @ weight.T, lambda: grad.T @ x]
-    if needs_grad:
-        products.append(lambda: grad @ weight)
+def linear_gemm_candidates(batch, in_features, out_features, *, needs_input_grad=True):
+    """A linear layer's products, as ``conv_gemm_candidates`` gives them (one layout each): y = x @ W^T,
+    dL/dW = dy^T @ x and (when needed) dL/dx = dy @ W."""
+    x, weight, grad = _random(batch, in_features), _random(out_features, in_features), _random(batch, out_features)
+    products = {"forward": {"rows": lambda: x @ weight.T}, "grad_weight": {"rows": lambda: grad.T @ x}}
+    if needs_input_grad:
+        products["grad_input"] = {"rows": lambda: grad @ weight}
     return products, 2 * batch * in_features * out_features * len(products) / 1e9
 
 
 def network_gemms(name: str, batch: int = 64, image_size: int | None = None):
-    """Every matrix product of one training step of network ``name`` (every conv and linear call, in the
-    rows layout's shapes), as a list of closures, and their GFLOP. The calls are recorded with forward
-    hooks on the PyTorch twin, so a module called twice counts twice."""
+    """The matrix products of one training step of network ``name``: for every conv and linear call, its
+    products in every layout (``conv_gemm_candidates``), as a list, and their GFLOP in all. The calls are
+    recorded with forward hooks on the PyTorch twin, so a module called twice counts twice (the reference
+    networks call no functional conv or linear, which a hook would not see)."""
     torch = import_torch()
-    _, model, x, _ = build_pair(name, batch, image_size)
-    products, gflop = [], 0.0
+    _, model, images, _ = build_pair(name, batch, image_size)
+    calls, gflop = [], 0.0
 
     def record(module, inputs, output):
         nonlocal gflop
         x = inputs[0]
-        needs_grad = x.requires_grad  # a network's first layer needs no dL/dx
+        needs_input_grad = x.requires_grad  # a network's first layer needs no dL/dx
         if isinstance(module, torch.nn.Conv2d):
-            if isinstance(module.padding, str):
-                raise ValueError(f"{name}: string padding {module.padding!r} is not modelled here")
-            new, new_gflop = conv_gemm_products(
-                tuple(x.shape), tuple(module.weight.shape), module.stride, module.padding, module.groups, needs_grad
+            if isinstance(module.padding, str) or module.dilation != (1, 1):
+                raise ValueError(f"{name}: padding {module.padding!r} / dilation {module.dilation} not modelled")
+            products, new_gflop = conv_gemm_candidates(
+                tuple(x.shape),
+                tuple(module.weight.shape),
+                stride=module.stride,
+                padding=module.padding,
+                groups=module.groups,
+                needs_input_grad=needs_input_grad,
             )
         elif isinstance(module, torch.nn.Linear):
-            new, new_gflop = linear_gemm_products(x.shape[0], module.in_features, module.out_features, needs_grad)
+            products, new_gflop = linear_gemm_candidates(
+                x.shape[0], module.in_features, module.out_features, needs_input_grad=needs_input_grad
+            )
         else:
             return
-        products.extend(new)
+        calls.append(products)
         gflop += new_gflop
 
     handles = [m.register_forward_hook(record) for m in model.modules()]
-    model(torch.from_numpy(x))
+    model(torch.from_numpy(images))
     for handle in handles:
         handle.remove()
-
-    return products, gflop
+    return calls, gflop
 
 
 def median_ms(function, repeats: int, warmup: int = 1) -> float:
@@ -366,7 +400,16 @@ def median_ms(function, repeats: int, warmup: int = 1) -> float:
     return statistics.median(times) * 1e3
 
 
-def warm_total_ms(products, repeats: int = 5) -> float:
-    """The sum over ``products`` of each one's median time (ms) when run again right after itself, its
-    operands in cache: a lower bound for running them once each in a step."""
-    return sum(median_ms(product, repeats) for product in products)
+def fastest_products(calls, repeats: int = 5):
+    """For every product of every call (``network_gemms``), the layout that runs it fastest on warm operands
+    (each product timed right after itself, median of ``repeats``). Returns (closures, the sum of their warm
+    ms: a lower bound for the matrix products of a step in the best of minicnn's layouts, {layout: count})."""
+    chosen, total, layouts = [], 0.0, {}
+    for products in calls:
+        for candidates in products.values():
+            times = {layout: median_ms(product, repeats) for layout, product in candidates.items()}
+            layout = min(times, key=times.get)
+            chosen.append(candidates[layout])
+            total += times[layout]
+            layouts[layout] = layouts.get(layout, 0) + 1
+    return chosen, total, layouts

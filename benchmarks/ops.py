@@ -2,7 +2,7 @@
 
 For every distinct conv2d, max_pool2d, avg_pool2d and batch_norm call the reference networks make at batch
 64, times the op's forward and its forward + backward in both libraries, interleaved in one process. For
-the convolutions it also times the three matrix products minicnn's layout runs (forward, dL/dW, dL/dcols)
+the convolutions it also times the three matrix products of minicnn's rows layout (forward, dL/dW, dL/dcols)
 on their own, and prints their GFLOP/s next to the float32 GEMM peak of NumPy measured in the same run.
 
     .venv/bin/python benchmarks/ops.py                 # every op of every network
@@ -19,7 +19,7 @@ from common import (
     DISTURBANCE,
     NETWORKS,
     build_pair,
-    conv_gemm_products,
+    conv_gemm_candidates,
     environment_header,
     import_torch,
     interleaved,
@@ -141,11 +141,17 @@ def op_pair(kind, shape, options, needs_grad, module):
 
 
 def conv_gemms(shape, weight_shape, options, needs_grad):
-    """Time minicnn's conv GEMMs alone, on the shapes its layout gives them (``common.conv_gemm_products``);
-    returns (ms, GFLOP) of all of them together, best of 5."""
-    products, gflop = conv_gemm_products(
-        shape, weight_shape, options["stride"], options["padding"], options["groups"], needs_grad
+    """Time the conv GEMMs of the channels-last rows layout alone (forward, dL/dW and col2im's dL/dx taps,
+    ``common.conv_gemm_candidates``); returns (ms, GFLOP) of all of them together, best of 5."""
+    candidates, gflop = conv_gemm_candidates(
+        shape,
+        weight_shape,
+        stride=options["stride"],
+        padding=options["padding"],
+        groups=options["groups"],
+        needs_input_grad=needs_grad,
     )
+    products = [candidates[kind]["col2im" if kind == "grad_input" else "rows"] for kind in candidates]
     for product in products:
         product()
     best = float("inf")
@@ -208,7 +214,8 @@ def main():
     header.append("GEMM GF/s alone / whole conv GF/s")
     print()
     print(markdown_table(header, rows))
-    print(f"\nGEMM peak {peak:.0f} GFLOP/s. 'alone': minicnn's conv GEMMs on its layout's shapes timed by themselves;")
+    print(f"\nGEMM peak {peak:.0f} GFLOP/s. 'alone': the rows layout's conv GEMMs (forward, dL/dW, col2im taps) timed")
+    print("by themselves (first layers and some others use other layouts: train_step.py --sections floor);")
     print("'whole conv': the useful multiply-adds of forward + backward (x2) over minicnn's fwd+bwd time.")
     print(DISTURBANCE)
 

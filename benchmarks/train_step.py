@@ -41,6 +41,7 @@ from common import (
     NETWORKS,
     build_pair,
     environment_header,
+    fastest_products,
     interleaved,
     markdown_table,
     median_ms,
@@ -49,7 +50,6 @@ from common import (
     network_gemms,
     torch_inference,
     torch_step,
-    warm_total_ms,
 )
 
 
@@ -151,36 +151,49 @@ def section_training(networks, repeats, block, with_dezero):
 
 def section_floor(networks, repeats, block):
     """The matrix products alone against PyTorch's whole step: what an engine built on im2col + GEMM with
-    this machine's OpenBLAS cannot go below, whatever it does with the rest of the step. Two figures: the
-    products run one after another as a step runs them ("in sequence", timed interleaved with both steps),
-    and the sum of each product's time repeated on warm operands (a lower bound)."""
-    rows = []
+    this machine's OpenBLAS cannot go below, whatever it does with the rest of the step. Every product of a
+    step runs in the fastest of minicnn's layouts for it (``common.fastest_products``). Two figures: the sum
+    of each product's time on warm operands (a lower bound), and the same products run one after another as
+    a step runs them ("in sequence"), timed interleaved with both libraries' steps."""
+    rows, layouts = [], {}
     for name in networks:
+        calls, gflop = network_gemms(name)
+        products, warm, chosen = fastest_products(calls)
+        for layout, count in chosen.items():
+            layouts[layout] = layouts.get(layout, 0) + count
+
+        def in_sequence(products=products):
+            for product in products:
+                product()
+
         functions = step_functions(name, with_dezero=False)
-        products, gflop = network_gemms(name)
-        functions["gemms"] = lambda products=products: [product() for product in products]
+        functions["gemms"] = in_sequence
         t = interleaved(functions, repeats=repeats, block_seconds=block)
-        warm = warm_total_ms(products)
         rows.append(
             [
                 name,
                 f"{t['minicnn']:.2f}",
                 f"{t['torch']:.2f}",
                 f"{gflop:.2f}",
-                f"{t['gemms']:.2f}",
                 f"{warm:.2f}",
+                f"{t['gemms']:.2f}",
                 f"{gflop / warm * 1e3:.0f}",
-                ratio(t["gemms"], t["torch"]),
                 ratio(warm, t["torch"]),
-                f"{t['minicnn'] - t['gemms']:.2f}",
+                ratio(t["gemms"], t["torch"]),
                 f"{t['torch'] - warm:.2f}",
+                f"{t['minicnn'] - warm:.2f}",
             ]
         )
         print(" | ".join(rows[-1]), flush=True)
-    header = ["network", "minicnn ms", "PyTorch ms", "GEMM GFLOP", "GEMMs in sequence ms", "GEMMs warm ms"]
-    header += ["warm GFLOP/s", "in sequence / PyTorch", "warm / PyTorch", "minicnn - GEMMs in sequence ms"]
-    header += ["PyTorch - GEMMs warm ms"]
-    return "### The matrix products alone (batch 64)\n\n" + markdown_table(header, rows)
+    header = ["network", "minicnn ms", "PyTorch ms", "GEMM GFLOP", "GEMMs warm ms", "GEMMs in sequence ms"]
+    header += ["warm GFLOP/s", "warm / PyTorch", "in sequence / PyTorch", "PyTorch - warm GEMMs ms"]
+    header += ["minicnn - warm GEMMs ms"]
+    fastest = ", ".join(f"{layout} {count}" for layout, count in sorted(layouts.items()))
+    return (
+        "### The matrix products alone (batch 64)\n\n"
+        + markdown_table(header, rows)
+        + f"\n\nFastest layout per product (products counted over these networks): {fastest}"
+    )
 
 
 def section_inference(networks, repeats, block):

@@ -13,7 +13,7 @@ Sections (each prints a markdown table):
   6. (``--sections allocator``, not in the default set) minicnn alone in a process, without PyTorch,
      as shipped and with glibc's default allocator settings (``MINICNN_KEEP_MEMORY=0``);
   7. (``--sections floor``, not in the default set) every matrix product of a step (each conv's forward,
-     dL/dW and dL/dx products and each linear layer's, on the shapes minicnn's layout gives them) run
+     dL/dW and dL/dx products and each linear layer's, each in the fastest of minicnn's layouts for it) run
      alone, against PyTorch's whole step: the time left for everything else, if minicnn is to match it.
 
     .venv/bin/python benchmarks/train_step.py                      # everything (~10 min on 2 cores)

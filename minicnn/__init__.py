@@ -3,16 +3,12 @@
 ``import minicnn as torch`` ports PyTorch code by changing imports.
 """
 
-from . import autograd, backend, cuda, ops
-from .autograd import (
-    Tensor,
-    enable_grad,
-    is_grad_enabled,
-    no_grad,
-    set_grad_enabled,
-)
-from .autograd import bool_ as bool  # noqa: A001  (PyTorch's name for the dtype)
-from .autograd import float16, float32, float64, int32, int64, uint8
+from . import backend, dtypes
+from .tensor import Tensor  # (the module minicnn.tensor; the name minicnn.tensor is the creation function)
+from . import autograd, cuda, ops
+from .autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from .dtypes import bool_ as bool  # noqa: A001  (PyTorch's name for the dtype)
+from .dtypes import float16, float32, float64, int32, int64, uint8
 from .backend import device, manual_seed
 from .utils.data import Generator
 from .creation import (

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from . import backend
-from .autograd import Tensor, _default_array, _is_array, as_dtype, float32, int64
+from .dtypes import as_dtype, default_array, float32, int64, is_array
+from .tensor import Tensor
 
 
 def _shape(size, op):
@@ -34,10 +35,10 @@ def tensor(data, dtype=None, requires_grad: bool = False, device=None) -> Tensor
     """
     if isinstance(data, Tensor):
         data = data.array
-    if _is_array(data):
+    if is_array(data):
         array = data.astype(as_dtype(dtype) if dtype is not None else data.dtype, copy=True)
     else:
-        array = _default_array(data, dtype).copy()
+        array = default_array(data, dtype).copy()
     if device is not None:
         array = backend.to_device(array, backend.device(device))
     return Tensor(array, requires_grad=requires_grad)

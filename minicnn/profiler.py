@@ -25,6 +25,7 @@ import time
 from dataclasses import dataclass
 
 from . import autograd, backend
+from .tensor import Tensor
 
 __all__ = ["profile", "OpStats", "Allocation"]
 
@@ -120,7 +121,7 @@ class profile:
             result = run()
             if phase == "forward":  # Function.apply returns a tensor or a tuple of tensors
                 outputs = result if isinstance(result, tuple) else (result,)
-                arrays = [t.array for t in outputs if isinstance(t, autograd.Tensor)]
+                arrays = [t.array for t in outputs if isinstance(t, Tensor)]
             else:  # backward returns an array or a tuple of arrays and None
                 arrays = _arrays_in(result)
             self._sync(arrays)

@@ -38,7 +38,7 @@ from collections import OrderedDict
 import numpy as np
 
 from . import backend
-from .autograd import Tensor
+from .tensor import Tensor
 
 __all__ = ["CheckpointError", "load", "save"]
 

@@ -21,7 +21,9 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from . import backend, nn
-from .autograd import Tensor, as_dtype, no_grad
+from .autograd.function import no_grad
+from .dtypes import as_dtype
+from .tensor import Tensor
 
 __all__ = ["summary", "ModelSummary", "LayerInfo"]
 

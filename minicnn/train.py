@@ -31,11 +31,12 @@ from typing import NamedTuple
 import numpy as np
 
 from . import backend
-from .autograd import Tensor, no_grad
+from .autograd.function import no_grad
 from .creation import tensor
 from .ops.loss import cross_entropy
 from .optim.lr_scheduler import OneCycleLR, ReduceLROnPlateau
 from .serialization import load, save
+from .tensor import Tensor
 
 __all__ = ["Evaluation", "History", "evaluate", "fit"]
 

@@ -25,7 +25,8 @@ import subprocess
 import numpy as np
 
 from . import backend, nn
-from .autograd import Tensor, no_grad
+from .autograd.function import no_grad
+from .tensor import Tensor
 
 __all__ = [
     "AutogradGraph",

@@ -363,3 +363,122 @@ def test_an_optimizer_step_before_a_second_backward_is_refused():
     minicnn.optim.SGD(layer.parameters(), lr=0.1).step()  # changes the weight the graph saved
     with pytest.raises(RuntimeError, match="changed in place"):
         loss.backward()
+
+
+# ---------------------------------------------------------------- grad mode is per thread, as in PyTorch
+
+
+def _grad_mode_seen_by_threads(lib):
+    """Run the thread scenarios of PyTorch's per-thread grad mode with ``lib`` (minicnn or torch)."""
+    import threading
+
+    seen = {}
+    inside, done = threading.Event(), threading.Event()
+
+    def holds_no_grad():
+        with lib.no_grad():
+            inside.set()
+            done.wait(5)
+
+    def other_thread():
+        inside.wait(5)
+        seen["other thread while A is in no_grad"] = lib.is_grad_enabled()
+        done.set()
+
+    threads = [threading.Thread(target=holds_no_grad), threading.Thread(target=other_thread)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    seen["main thread after"] = lib.is_grad_enabled()
+    with lib.no_grad():  # a thread started inside no_grad starts with gradients on
+        child = threading.Thread(target=lambda: seen.__setitem__("child started in no_grad", lib.is_grad_enabled()))
+        child.start()
+        child.join()
+        seen["main thread inside"] = lib.is_grad_enabled()
+    # two overlapping no_grad blocks in two threads, exited in the "wrong" order, leave nothing switched off
+    a_in, b_in, a_out = threading.Event(), threading.Event(), threading.Event()
+
+    def block_a():
+        with lib.no_grad():
+            a_in.set()
+            b_in.wait(5)
+        a_out.set()
+
+    def block_b():
+        a_in.wait(5)
+        with lib.no_grad():
+            b_in.set()
+            a_out.wait(5)
+        seen["thread B after its block"] = lib.is_grad_enabled()
+
+    threads = [threading.Thread(target=block_a), threading.Thread(target=block_b)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    seen["main thread at the end"] = lib.is_grad_enabled()
+    return seen
+
+
+def test_grad_mode_is_per_thread_as_in_pytorch():
+    from tests.helpers import require_torch
+
+    torch = require_torch()
+    ours, theirs = _grad_mode_seen_by_threads(minicnn), _grad_mode_seen_by_threads(torch)
+    assert ours == theirs
+    assert ours["other thread while A is in no_grad"] and ours["child started in no_grad"]
+    assert not ours["main thread inside"] and ours["main thread at the end"]
+
+
+# ---------------------------------------------------------------- every saved value is version-checked
+
+
+@pytest.mark.parametrize(
+    "op",
+    [
+        lambda t: t.exp(),
+        lambda t: t.sigmoid(),
+        lambda t: t.tanh(),
+        lambda t: t.softmax(1),
+        lambda t: t.relu(),
+        lambda t: t.sqrt(),
+    ],
+    ids=["exp", "sigmoid", "tanh", "softmax", "relu", "sqrt"],
+)
+@pytest.mark.parametrize("change", ["whole", "view"])
+def test_changing_a_saved_output_in_place_is_refused_as_in_pytorch(op, change):
+    from tests.helpers import require_torch
+
+    torch = require_torch()
+    values = np.abs(np.random.default_rng(0).standard_normal((2, 3))) + 0.5
+
+    def run(lib, modify=True):
+        x = lib.tensor(values, requires_grad=True)
+        y = op(x)
+        if modify:
+            with lib.no_grad():
+                (y if change == "whole" else y[0]).mul_(2)  # the op's result, or a view of it, changed in place
+        try:
+            (y * lib.tensor(values)).sum().backward()
+        except RuntimeError as error:
+            return error, None
+        return None, x.grad
+
+    torch_error, _ = run(torch)
+    our_error, our_grad = run(minicnn)
+    if our_error is not None:
+        assert torch_error is not None
+        assert "changed in place" in str(our_error) and "Backward" in str(our_error)
+    else:  # minicnn's op kept no copy of its output (ReLU keeps a mask): the gradient must then be right
+        _, true_grad = run(torch, modify=False)
+        np.testing.assert_allclose(np.asarray(our_grad), true_grad.numpy(), rtol=1e-12)
+
+
+def test_a_saved_output_changed_in_place_is_named_as_the_output():
+    x = minicnn.tensor([0.5, 1.0], requires_grad=True)
+    y = x.exp()
+    with minicnn.no_grad():
+        y.add_(1)
+    with pytest.raises(RuntimeError, match=r"ExpBackward: output 0 of shape \(2,\) was changed in place"):
+        y.sum().backward()

@@ -10,7 +10,9 @@ from __future__ import annotations
 import math
 
 from .. import backend
-from ..autograd import Tensor, _bump_version, no_grad
+from ..autograd.function import no_grad
+from ..autograd.versions import bump_version
+from ..tensor import Tensor
 
 
 def calculate_gain(nonlinearity: str, param=None) -> float:
@@ -67,7 +69,7 @@ def _fill(tensor: Tensor, values):
         return tensor
     with no_grad():
         tensor.array[...] = values
-    _bump_version(tensor.array)
+    bump_version(tensor.array)
     return tensor
 
 

@@ -12,8 +12,8 @@ import math
 import numpy as np
 
 from .. import creation
-from ..autograd import Tensor
 from ..ops.loss import _reduction_mode
+from ..tensor import Tensor
 from . import functional as F
 from . import init
 from .module import Module, Parameter

@@ -12,7 +12,9 @@ from collections import OrderedDict, namedtuple
 import numpy as np
 
 from .. import backend
-from ..autograd import Tensor, _bump_version, as_dtype, no_grad
+from ..autograd.function import no_grad
+from ..autograd.versions import bump_version
+from ..tensor import Tensor, parse_to_arguments
 
 
 class Parameter(Tensor):
@@ -288,24 +290,13 @@ class Module:
 
     def to(self, *args, **kwargs):
         """``to(device)``, ``to(dtype)`` or both; floating-point parameters and buffers are converted."""
-        target_device, target_dtype = kwargs.pop("device", None), kwargs.pop("dtype", None)
-        kwargs.pop("non_blocking", None)
-        if kwargs:
-            raise TypeError(f"to(): unexpected arguments {sorted(kwargs)}")
-        for arg in args:
-            if isinstance(arg, Tensor):
-                target_device, target_dtype = arg.device, arg.dtype
-            elif isinstance(arg, backend.device) or (isinstance(arg, str) and arg.split(":")[0] in ("cpu", "cuda")):
-                target_device = arg
-            else:
-                target_dtype = arg
-        target_dtype = as_dtype(target_dtype)
+        target_device, target_dtype = parse_to_arguments(args, kwargs, "Module.to()")
         if target_dtype is not None and target_dtype.kind != "f":
             raise TypeError(f"Module.to only accepts floating point dtypes, got {target_dtype}")
 
         def convert(array):
             if target_device is not None:
-                array = backend.to_device(array, backend.device(target_device))
+                array = backend.to_device(array, target_device)
             if target_dtype is not None and array.dtype.kind == "f":
                 array = array.astype(target_dtype)
             return array
@@ -382,7 +373,7 @@ class Module:
                     )
                     # copy into the existing array: views of it (``.data``, tied weights) see the new values
                     tensor.array[...] = xp.asarray(value, dtype=tensor.dtype).reshape(tensor.shape)
-                    _bump_version(tensor.array)
+                    bump_version(tensor.array)
         return IncompatibleKeys(missing, unexpected)
 
     # ------------------------------------------------------------ repr, as PyTorch prints it

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import math
 
-from ..autograd import Tensor
 from ..backend import get_array_module
+from ..tensor import Tensor
 
 
 def _grads(parameters, op: str) -> list:

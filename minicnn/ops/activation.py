@@ -6,8 +6,9 @@ Each keeps what its derivative is cheapest to compute from: sigmoid, tanh and th
 
 from __future__ import annotations
 
-from ..autograd import Function, Tensor, _normalize_dim
+from ..autograd.function import Function
 from ..backend import get_array_module
+from ..tensor import Tensor, normalize_dim
 
 
 class ReLU(Function):
@@ -138,9 +139,9 @@ def tanh(x):
 
 def softmax(x, dim):
     x = _float_input(x, "softmax")
-    return Softmax.apply(x, dim=_normalize_dim(dim, x.ndim, "softmax"))
+    return Softmax.apply(x, dim=normalize_dim(dim, x.ndim, "softmax"))
 
 
 def log_softmax(x, dim):
     x = _float_input(x, "log_softmax")
-    return LogSoftmax.apply(x, dim=_normalize_dim(dim, x.ndim, "log_softmax"))
+    return LogSoftmax.apply(x, dim=normalize_dim(dim, x.ndim, "log_softmax"))

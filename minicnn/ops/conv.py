@@ -22,8 +22,9 @@ from __future__ import annotations
 
 import operator
 
-from ..autograd import Function, Tensor, is_grad_enabled
+from ..autograd.function import Function, is_grad_enabled
 from ..backend import as_strided, get_array_module, per_channel_total
+from ..tensor import Tensor
 from .layout import channel_view, from_channels_last, to_channels_last
 
 __all__ = ["conv2d", "im2col", "col2im"]

@@ -13,8 +13,9 @@ from __future__ import annotations
 import numbers
 import warnings
 
-from ..autograd import Function, Tensor
+from ..autograd.function import Function
 from ..backend import get_array_module, random_uniform
+from ..tensor import Tensor
 
 __all__ = ["dropout", "dropout2d"]
 

@@ -10,8 +10,10 @@ import math
 
 import numpy as np
 
-from ..autograd import Function, Tensor, as_dtype
+from ..autograd.function import Function
 from ..backend import get_array_module
+from ..dtypes import as_dtype
+from ..tensor import Tensor
 
 
 def sum_to_shape(grad, shape):

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import warnings
 
-from ..autograd import Function, Tensor, is_grad_enabled
+from ..autograd.function import Function, is_grad_enabled
 from ..backend import get_array_module
+from ..tensor import Tensor
 from .activation import log_softmax, sigmoid_of
 from .elementwise import _check_broadcast, _promote, sum_to_shape, where
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from ..autograd import Function, Tensor
+from ..autograd.function import Function
 from ..backend import get_array_module
+from ..tensor import Tensor
 from .elementwise import _promote, broadcast_shape, sum_to_shape
 
 

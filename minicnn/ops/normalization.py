@@ -21,8 +21,9 @@ from __future__ import annotations
 
 import numbers
 
-from ..autograd import Function, Tensor
+from ..autograd.function import Function
 from ..backend import get_array_module, per_channel_total
+from ..tensor import Tensor
 from .layout import channel_view, from_channel_view
 
 __all__ = ["batch_norm"]

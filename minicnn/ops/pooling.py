@@ -23,8 +23,9 @@ from numbers import Integral
 
 import numpy as np
 
-from ..autograd import Function, Tensor, is_grad_enabled
+from ..autograd.function import Function, is_grad_enabled
 from ..backend import get_array_module, scatter_add
+from ..tensor import Tensor
 from .layout import from_channels_last, is_channels_last, to_channels_last
 from .reduction import mean
 

@@ -7,12 +7,17 @@ puts the reduced axes back (size 1) so it broadcasts against the input.
 from __future__ import annotations
 
 import builtins
+from collections import namedtuple
 
 import numpy as np
 
-from ..autograd import Function, MaxResult, MinResult, Tensor, _normalize_dim
+from ..autograd.function import Function
 from ..backend import get_array_module
+from ..tensor import Tensor, normalize_dim
 from .elementwise import maximum, minimum
+
+MaxResult = namedtuple("max", ["values", "indices"])  # what x.max(dim) returns, as torch.return_types.max
+MinResult = namedtuple("min", ["values", "indices"])
 
 
 def reduced_axes(dim, ndim: int, op: str):
@@ -20,11 +25,11 @@ def reduced_axes(dim, ndim: int, op: str):
     if dim is None or dim == ():
         return tuple(range(ndim))
     if isinstance(dim, (list, tuple)):
-        axes = tuple(_normalize_dim(d, ndim, op) for d in dim)
+        axes = tuple(normalize_dim(d, ndim, op) for d in dim)
         if len(set(axes)) != len(axes):
             raise ValueError(f"{op}: dim {tuple(dim)} names a dimension twice")
         return tuple(sorted(axes))
-    return (_normalize_dim(dim, ndim, op),)
+    return (normalize_dim(dim, ndim, op),)
 
 
 def expand_reduced(grad, input_shape, axes, keepdim):
@@ -153,7 +158,7 @@ def _max_or_min(x, dim, keepdim, smallest):
         return MaxAll.apply(x, axes=tuple(range(x.ndim)), keepdim=False, smallest=smallest)
     if isinstance(dim, (tuple, list)):
         raise TypeError(f"{op}: dim must be one int (use amax/amin for several dims), got {dim}")
-    dim = _normalize_dim(dim, x.ndim, op)
+    dim = normalize_dim(dim, x.ndim, op)
     if x.shape[dim] == 0:
         raise ValueError(f"{op}: cannot reduce over dimension {dim} of size 0 (shape {x.shape})")
     values, indices = MaxAlongDim.apply(x, dim=dim, keepdim=keepdim, smallest=smallest)
@@ -187,7 +192,7 @@ def _arg_extreme(x, dim, keepdim, smallest):
         index = flat.argmin() if smallest else flat.argmax()
         result = xp.asarray(index, dtype=xp.int64)
         return Tensor(result.reshape([1] * x.ndim) if keepdim else result)
-    dim = _normalize_dim(dim, x.ndim, op)
+    dim = normalize_dim(dim, x.ndim, op)
     indices = (x.array.argmin if smallest else x.array.argmax)(axis=dim)
     if keepdim:
         indices = xp.expand_dims(indices, dim)
@@ -200,3 +205,19 @@ def argmax(x, dim=None, keepdim=False):
 
 def argmin(x, dim=None, keepdim=False):
     return _arg_extreme(x, dim, keepdim, smallest=True)
+
+
+def norm(input, p="fro", dim=None, keepdim: bool = False, dtype=None):
+    """The p-norm of all elements (or along ``dim``): 'fro' and 2 give sqrt(sum x^2), 1 sum |x|, inf max |x|."""
+    _check_tensor(input, "norm")
+    if dtype is not None:
+        input = input.to(dtype)
+    if p in ("fro", 2, 2.0):
+        return (input * input).sum(dim, keepdim).sqrt()
+    if p in (1, 1.0):
+        return input.abs().sum(dim, keepdim)
+    if p == float("inf"):
+        return input.abs().amax(() if dim is None else dim, keepdim)
+    if isinstance(p, (int, float)) and p > 0:
+        return (input.abs() ** p).sum(dim, keepdim) ** (1.0 / p)
+    raise ValueError(f"norm: p must be 'fro', inf or a positive number, got {p!r}")

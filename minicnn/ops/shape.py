@@ -8,8 +8,9 @@ from __future__ import annotations
 import math
 
 from .. import backend
-from ..autograd import Function, Tensor, _normalize_dim, _raw_index
+from ..autograd.function import Function
 from ..backend import get_array_module
+from ..tensor import Tensor, normalize_dim, raw_index
 from .elementwise import sum_to_shape
 from .layout import from_channels_last, is_channels_last
 
@@ -222,8 +223,8 @@ def reshape(x, *shape):
 def flatten(x, start_dim=0, end_dim=-1):
     if x.ndim == 0:
         return reshape(x, 1)
-    start = _normalize_dim(start_dim, x.ndim, "flatten")
-    end = _normalize_dim(end_dim, x.ndim, "flatten")
+    start = normalize_dim(start_dim, x.ndim, "flatten")
+    end = normalize_dim(end_dim, x.ndim, "flatten")
     if start > end:
         raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim}")
     shape = x.shape[:start] + (math.prod(x.shape[start : end + 1]),) + x.shape[end + 1 :]
@@ -234,17 +235,17 @@ def squeeze(x, dim=None):
     if dim is None:
         return reshape(x, tuple(s for s in x.shape if s != 1))
     dims = dim if isinstance(dim, (tuple, list)) else (dim,)
-    dims = {_normalize_dim(d, x.ndim, "squeeze") for d in dims}
+    dims = {normalize_dim(d, x.ndim, "squeeze") for d in dims}
     return reshape(x, tuple(s for i, s in enumerate(x.shape) if not (i in dims and s == 1)))
 
 
 def unsqueeze(x, dim):
-    dim = _normalize_dim(dim, x.ndim + 1, "unsqueeze")
+    dim = normalize_dim(dim, x.ndim + 1, "unsqueeze")
     return reshape(x, x.shape[:dim] + (1,) + x.shape[dim:])
 
 
 def permute(x, dims):
-    dims = tuple(_normalize_dim(d, x.ndim, "permute") for d in dims)
+    dims = tuple(normalize_dim(d, x.ndim, "permute") for d in dims)
     if sorted(dims) != list(range(x.ndim)):
         raise ValueError(f"permute: dims {dims} are not a permutation of the {x.ndim} dimensions of shape {x.shape}")
     return Permute.apply(x, dims=dims)
@@ -252,7 +253,7 @@ def permute(x, dims):
 
 def transpose(x, dim0, dim1):
     dims = list(range(x.ndim))
-    a, b = _normalize_dim(dim0, x.ndim, "transpose"), _normalize_dim(dim1, x.ndim, "transpose")
+    a, b = normalize_dim(dim0, x.ndim, "transpose"), normalize_dim(dim1, x.ndim, "transpose")
     dims[a], dims[b] = dims[b], dims[a]
     return Permute.apply(x, dims=tuple(dims))
 
@@ -303,7 +304,7 @@ def _check_integer_indices(index, shape):
 
 
 def getitem(x, index):
-    index = _raw_index(index)
+    index = raw_index(index)
     xp = get_array_module(x.array)
     # lists index like integer arrays, as in PyTorch, also inside a tuple (x[[0, 0], :] repeats row 0)
     if isinstance(index, list):
@@ -318,7 +319,7 @@ def getitem(x, index):
 
 
 def gather(x, dim, index):
-    dim = _normalize_dim(dim, x.ndim, "gather")
+    dim = normalize_dim(dim, x.ndim, "gather")
     index = index if isinstance(index, Tensor) else Tensor(index)
     if index.dtype.kind not in "iu" or index.ndim != x.ndim:
         raise ValueError(f"gather: index must be an integer tensor with {x.ndim} dims, got {index.dtype} {index.shape}")
@@ -327,7 +328,7 @@ def gather(x, dim, index):
 
 def setitem(x, index, value):
     """The differentiable ``x[index] = value`` (Tensor.__setitem__ uses it when a gradient must flow)."""
-    index = _raw_index(index)
+    index = raw_index(index)
     if isinstance(value, Tensor) and value.dtype != x.dtype:
         value = value.to(x.dtype)
     return SetItem.apply(x, value, index=index)
@@ -346,7 +347,7 @@ def _check_tensors(tensors, op):
 def cat(tensors, dim=0):
     _check_tensors(tensors, "cat")
     first = tensors[0]
-    dim = _normalize_dim(dim, first.ndim, "cat")
+    dim = normalize_dim(dim, first.ndim, "cat")
     for t in tensors:
         if t.ndim != first.ndim or any(a != b for i, (a, b) in enumerate(zip(t.shape, first.shape)) if i != dim):
             shapes = [tuple(t.shape) for t in tensors]
@@ -359,7 +360,7 @@ def stack(tensors, dim=0):
     shapes = [tuple(t.shape) for t in tensors]
     if len(set(shapes)) != 1:
         raise ValueError(f"stack: expects each tensor to be equal size, got shapes {shapes}")
-    dim = _normalize_dim(dim, tensors[0].ndim + 1, "stack")
+    dim = normalize_dim(dim, tensors[0].ndim + 1, "stack")
     return Stack.apply(*tensors, dim=dim)
 
 
@@ -381,3 +382,37 @@ def to_device(x, device):
     if x.device == device and (device.index is None or x.device.index == device.index):
         return x
     return ToDevice.apply(x, device=device)
+
+
+def split(tensor, split_size_or_sections, dim: int = 0) -> tuple:
+    """Cut ``tensor`` along ``dim`` into pieces of ``split_size`` (the last may be smaller), or of the listed sizes.
+
+    Each piece is a slice of the input, so gradients flow back into the right part of it.
+    """
+    _check_tensors([tensor], "split")
+    dim = dim % max(tensor.ndim, 1)
+    length = tensor.shape[dim]
+    if isinstance(split_size_or_sections, (list, tuple)):
+        sizes = [int(size) for size in split_size_or_sections]
+        if sum(sizes) != length:
+            raise ValueError(f"split: sizes {sizes} must sum to the size of dim {dim} ({length})")
+    else:
+        step = int(split_size_or_sections)
+        if step <= 0:
+            raise ValueError(f"split: split_size must be positive, got {step}")
+        sizes = [min(step, length - start) for start in range(0, length, step)] or [0]
+    pieces, start = [], 0
+    for size in sizes:
+        index = (slice(None),) * dim + (slice(start, start + size),)
+        pieces.append(tensor[index])
+        start += size
+    return tuple(pieces)
+
+
+def chunk(input, chunks: int, dim: int = 0) -> tuple:
+    """Split into ``chunks`` pieces of ceil(size / chunks) along ``dim`` (fewer if the size runs out)."""
+    if not isinstance(chunks, int) or chunks <= 0:
+        raise ValueError(f"chunk: chunks must be a positive int, got {chunks!r}")
+    _check_tensors([input], "chunk")
+    length = input.shape[dim % max(input.ndim, 1)]
+    return split(input, max(-(-length // chunks), 1), dim)

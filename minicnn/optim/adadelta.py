@@ -13,7 +13,7 @@ which is why the default ``lr`` is 1.0.
 
 from __future__ import annotations
 
-from ..autograd import no_grad
+from ..autograd.function import no_grad
 from ..backend import get_array_module
 from .optimizer import Optimizer, _check_non_negative
 

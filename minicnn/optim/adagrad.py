@@ -12,7 +12,7 @@ Weights that got large gradients so far take smaller steps from then on.
 
 from __future__ import annotations
 
-from ..autograd import no_grad
+from ..autograd.function import no_grad
 from ..backend import get_array_module
 from .optimizer import Optimizer, _check_non_negative
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 
-from ..autograd import no_grad
+from ..autograd.function import no_grad
 from ..backend import get_array_module
 from .optimizer import Optimizer, _check_non_negative
 

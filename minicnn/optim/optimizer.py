@@ -10,7 +10,9 @@ import copy
 import numbers
 
 from .. import backend
-from ..autograd import Tensor, _bump_version, enable_grad
+from ..autograd.function import enable_grad
+from ..autograd.versions import bump_version
+from ..tensor import Tensor
 
 
 class Optimizer:
@@ -64,7 +66,7 @@ class Optimizer:
         ``maximize=True`` the gradient is negated, so every update rule can always descend."""
         for param in group["params"]:
             if param.grad is not None:
-                _bump_version(param.array)  # the update changes param in place (a saved copy is then stale)
+                bump_version(param.array)  # the update changes param in place (a saved copy is then stale)
                 yield param, (-param.grad.array if group.get("maximize") else param.grad.array)
 
     def _closure_loss(self, closure):

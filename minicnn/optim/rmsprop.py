@@ -11,7 +11,7 @@ PyTorch's algorithm, for each parameter p with gradient g:
 
 from __future__ import annotations
 
-from ..autograd import no_grad
+from ..autograd.function import no_grad
 from ..backend import get_array_module
 from .optimizer import Optimizer, _check_non_negative
 

@@ -10,7 +10,7 @@ PyTorch's algorithm, for each parameter p with gradient g:
 
 from __future__ import annotations
 
-from ..autograd import no_grad
+from ..autograd.function import no_grad
 from .optimizer import Optimizer, _check_non_negative
 
 

@@ -14,9 +14,13 @@ import types
 import numpy as np
 
 from .. import backend, creation, cuda
-from ..autograd import Tensor, as_dtype, float32, is_grad_enabled, set_grad_enabled
+from ..autograd.function import is_grad_enabled, set_grad_enabled
+from ..dtypes import as_dtype, float32
 from ..ops import matmul as _matmul
 from ..ops import reduction as _reduction
+from ..ops.reduction import norm
+from ..ops.shape import chunk, split
+from ..tensor import Tensor
 
 _PACKAGE = __name__.split(".")[0]  # "minicnn"
 
@@ -288,55 +292,6 @@ def _rounding(name: str):
 
 
 round, sign, floor, ceil = _rounding("round"), _rounding("sign"), _rounding("floor"), _rounding("ceil")  # noqa: A001
-
-
-def split(tensor, split_size_or_sections, dim: int = 0) -> tuple:
-    """Cut ``tensor`` along ``dim`` into pieces of ``split_size`` (the last may be smaller), or of the listed sizes.
-
-    Each piece is a slice of the input, so gradients flow back into the right part of it.
-    """
-    _check_tensor(tensor, "split")
-    dim = dim % max(tensor.ndim, 1)
-    length = tensor.shape[dim]
-    if isinstance(split_size_or_sections, (list, tuple)):
-        sizes = [int(size) for size in split_size_or_sections]
-        if sum(sizes) != length:
-            raise ValueError(f"split: sizes {sizes} must sum to the size of dim {dim} ({length})")
-    else:
-        step = int(split_size_or_sections)
-        if step <= 0:
-            raise ValueError(f"split: split_size must be positive, got {step}")
-        sizes = [min(step, length - start) for start in range(0, length, step)] or [0]
-    pieces, start = [], 0
-    for size in sizes:
-        index = (slice(None),) * dim + (slice(start, start + size),)
-        pieces.append(tensor[index])
-        start += size
-    return tuple(pieces)
-
-
-def chunk(input, chunks: int, dim: int = 0) -> tuple:
-    """Split into ``chunks`` pieces of ceil(size / chunks) along ``dim`` (fewer if the size runs out)."""
-    if not isinstance(chunks, int) or chunks <= 0:
-        raise ValueError(f"chunk: chunks must be a positive int, got {chunks!r}")
-    length = _check_tensor(input, "chunk").shape[dim % max(input.ndim, 1)]
-    return split(input, max(-(-length // chunks), 1), dim)
-
-
-def norm(input, p="fro", dim=None, keepdim: bool = False, dtype=None):
-    """The p-norm of all elements (or along ``dim``): 'fro' and 2 give sqrt(sum x^2), 1 sum |x|, inf max |x|."""
-    _check_tensor(input, "norm")
-    if dtype is not None:
-        input = input.to(dtype)
-    if p in ("fro", 2, 2.0):
-        return (input * input).sum(dim, keepdim).sqrt()
-    if p in (1, 1.0):
-        return input.abs().sum(dim, keepdim)
-    if p == float("inf"):
-        return input.abs().amax(() if dim is None else dim, keepdim)
-    if isinstance(p, (int, float)) and p > 0:
-        return (input.abs() ** p).sum(dim, keepdim) ** (1.0 / p)
-    raise ValueError(f"norm: p must be 'fro', inf or a positive number, got {p!r}")
 
 
 def allclose(input, other, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False) -> bool:

@@ -12,7 +12,7 @@ import numbers
 import numpy as np
 
 from .. import backend
-from ..autograd import Tensor
+from ..tensor import Tensor
 
 
 class Generator:

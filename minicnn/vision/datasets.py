@@ -40,7 +40,7 @@ from importlib import resources
 
 import numpy as np
 
-from ..autograd import Tensor
+from ..tensor import Tensor
 from ..utils.data import Dataset, TensorDataset
 from .transforms import Normalize
 

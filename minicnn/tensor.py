@@ -1,0 +1,295 @@
+"""``Tensor``: an n-dimensional array that remembers how it was computed, so gradients can flow back.
+
+This file holds what a tensor *is*: its array, its gradient, the node that made it (``grad_fn``), its
+shape, dtype and device, and conversions to Python and NumPy. What a tensor *does* is attached from
+above by the modules that implement it, as DeZero's ``setup_variable`` does, so this file imports no op:
+
+- ``x.backward()``: ``autograd/function.py`` (the backward walk);
+- operators and methods (``x + y``, ``x.sum()``, ``x.view(...)``, ``x.to(...)``): ``ops/methods.py``;
+- in-place changes (``x.zero_()``, ``x += y``, ``x[i] = v``): ``ops/inplace.py``;
+- how it prints: ``tensor_repr.py``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import backend
+from .dtypes import as_dtype, bool_, default_array, float16, float32, float64, int32, int64, is_array
+from .tensor_repr import tensor_repr
+
+
+class Tensor:
+    """An n-dimensional array that remembers how it was computed, so gradients can flow back.
+
+    Attributes:
+        array: the raw NumPy or CuPy array holding the values.
+        grad: the accumulated gradient (a Tensor) after ``backward()``; kept on leaves only.
+        grad_fn: the graph node that produced this tensor (None for leaves).
+        requires_grad: whether gradients should be computed for this tensor.
+    """
+
+    __array_ufunc__ = None  # make ``numpy_array * tensor`` call our ``__rmul__`` instead of NumPy's
+
+    def __init__(self, *data, dtype=None, requires_grad: bool = False, device=None):
+        # PyTorch's constructor: Tensor(2, 3) is a new (2, 3) float32 tensor (zeros here), Tensor([1, 2]) float32
+        is_sizes = not data or all(isinstance(d, (int, np.integer)) and not isinstance(d, bool) for d in data)
+        if is_sizes:
+            data = np.zeros(tuple(int(d) for d in data) or (0,), dtype=as_dtype(dtype) or np.float32)
+        elif len(data) > 1:
+            raise TypeError(f"Tensor(): expected data or sizes, got {len(data)} arguments")
+        else:
+            data = data[0]
+        if isinstance(data, Tensor):
+            data = data.array
+        if not is_array(data):
+            data = default_array(data, dtype or (np.float32 if not isinstance(data, np.generic) else None))
+        elif dtype is not None:
+            data = data.astype(as_dtype(dtype), copy=False)
+        if device is not None:
+            data = backend.to_device(data, backend.device(device))
+        self.array = data
+        self.grad: Tensor | None = None
+        self.grad_fn = None  # the graph node (autograd's Context) that produced this tensor
+        self._output_index = 0
+        self._requires_grad = False
+        if requires_grad:
+            self.requires_grad = True
+
+    @classmethod
+    def _from_op(cls, array, grad_fn, output_index):
+        """Wrap an op's output array; the fast path Function.apply uses."""
+        tensor = cls.__new__(cls)
+        tensor.array = array
+        tensor.grad = None
+        tensor.grad_fn = grad_fn
+        tensor._output_index = output_index
+        tensor._requires_grad = grad_fn is not None
+        return tensor
+
+    # ------------------------------------------------------------ attributes
+    @property
+    def requires_grad(self) -> bool:
+        return self._requires_grad
+
+    @requires_grad.setter
+    def requires_grad(self, flag: bool):
+        if self.grad_fn is not None and not flag:
+            raise RuntimeError(
+                "you can only change requires_grad flags of leaf tensors; use detach() to cut a non-leaf"
+            )
+        if flag and self.array.dtype.kind != "f":
+            raise RuntimeError(f"only tensors of floating point dtype can require gradients, got {self.dtype}")
+        self._requires_grad = bool(flag)
+
+    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
+        self.requires_grad = requires_grad
+        return self
+
+    @property
+    def is_leaf(self) -> bool:
+        return self.grad_fn is None
+
+    @property
+    def data(self) -> Tensor:
+        """The same values as a tensor outside the graph (shares memory), as PyTorch's ``.data``."""
+        return Tensor._from_op(self.array, None, 0)
+
+    @data.setter
+    def data(self, value):
+        value = value.array if isinstance(value, Tensor) else value
+        if tuple(value.shape) != self.shape:
+            raise ValueError(
+                f"data: cannot assign values of shape {tuple(value.shape)} to a tensor of shape {self.shape}"
+            )
+        self.array = value
+
+    @property
+    def shape(self) -> tuple:
+        return self.array.shape
+
+    @property
+    def dtype(self):
+        return self.array.dtype
+
+    @property
+    def device(self) -> backend.device:
+        return backend.device_of(self.array)
+
+    @property
+    def is_cuda(self) -> bool:
+        return self.device.type == "cuda"
+
+    @property
+    def ndim(self) -> int:
+        return self.array.ndim
+
+    def dim(self) -> int:
+        return self.array.ndim
+
+    def size(self, dim: int | None = None):
+        if dim is None:
+            return self.array.shape
+        return self.array.shape[normalize_dim(dim, self.ndim, "size")]
+
+    def numel(self) -> int:
+        return int(self.array.size)
+
+    def __len__(self) -> int:
+        if self.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self.array.shape[0]
+
+    # ------------------------------------------------------------ conversion
+    def numpy(self) -> np.ndarray:
+        """The values as a NumPy array (shares memory on the CPU); refuses tensors that need a gradient."""
+        if self.requires_grad:
+            raise RuntimeError("can't call numpy() on a tensor that requires grad; use tensor.detach().numpy()")
+        return backend.to_device(self.array, backend.device("cpu"))
+
+    def __array__(self, dtype=None, copy=None):
+        array = backend.to_device(self.array, backend.device("cpu"))
+        return array if dtype is None else array.astype(dtype)
+
+    def item(self):
+        if self.array.size != 1:
+            raise ValueError(
+                f"item(): only one-element tensors can be converted to a Python number, got shape {self.shape}"
+            )
+        return self.array.reshape(()).item()
+
+    def tolist(self):
+        return backend.to_device(self.array, backend.device("cpu")).tolist()
+
+    def __float__(self):
+        return float(self.item())
+
+    def __int__(self):
+        return int(self.item())
+
+    def __bool__(self):
+        if self.array.size != 1:
+            raise RuntimeError(f"the truth value of a tensor with {self.array.size} elements is ambiguous")
+        return bool(self.item())
+
+    def __index__(self):
+        if self.dtype.kind not in "iu" or self.array.size != 1:
+            raise TypeError("only integer tensors of a single element can be used as an index")
+        return int(self.item())
+
+    def to(self, *args, **kwargs) -> Tensor:
+        """``to(dtype)``, ``to(device)``, ``to(device, dtype)`` or ``to(other)``; a no-op when nothing changes.
+
+        (Attached by ``ops/methods.py``: moving and casting are ops that gradients flow through.)
+        """
+        raise NotImplementedError  # replaced when minicnn.ops is imported
+
+    def cpu(self) -> Tensor:
+        return self.to("cpu")
+
+    def cuda(self, device=None) -> Tensor:
+        if isinstance(device, int):
+            device = f"cuda:{device}"
+        return self.to(device or "cuda")
+
+    def float(self) -> Tensor:
+        return self.to(float32)
+
+    def double(self) -> Tensor:
+        return self.to(float64)
+
+    def half(self) -> Tensor:
+        return self.to(float16)
+
+    def long(self) -> Tensor:
+        return self.to(int64)
+
+    def int(self) -> Tensor:
+        return self.to(int32)
+
+    def bool(self) -> Tensor:
+        return self.to(bool_)
+
+    def type(self, dtype=None):
+        """``t.type()`` names the type (``'minicnn.FloatTensor'``); ``t.type(minicnn.float)`` casts, as in PyTorch."""
+        names = {
+            "float32": "FloatTensor",
+            "float64": "DoubleTensor",
+            "float16": "HalfTensor",
+            "int64": "LongTensor",
+            "int32": "IntTensor",
+            "uint8": "ByteTensor",
+            "bool": "BoolTensor",
+        }
+        if dtype is None:
+            return f"minicnn.{names.get(str(self.dtype), str(self.dtype))}"
+        if isinstance(dtype, str) and dtype.endswith("Tensor"):  # 'torch.FloatTensor'
+            dtype = {name: key for key, name in names.items()}[dtype.split(".")[-1]]
+        return self.to(dtype)
+
+    def type_as(self, other: Tensor) -> Tensor:
+        return self.to(other.dtype)
+
+    def detach(self) -> Tensor:
+        """The same values (shared memory) outside the graph."""
+        return Tensor._from_op(self.array, None, 0)
+
+    def backward(self, gradient=None, retain_graph: bool = False) -> None:
+        """Accumulate d(self)/d(leaf) into every leaf's ``.grad`` (attached by ``autograd/function.py``)."""
+        raise NotImplementedError  # replaced when minicnn.autograd is imported
+
+    def register_hook(self, hook):
+        raise NotImplementedError("tensor hooks are not supported; use Module.register_forward_hook")
+
+    def __repr__(self):
+        return tensor_repr(self)
+
+    def __hash__(self):
+        return id(self)
+
+    def __iter__(self):
+        if self.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        return (self[i] for i in range(self.shape[0]))
+
+
+def parse_to_arguments(args, kwargs, method: str = "to()"):
+    """The arguments of ``Tensor.to`` and ``Module.to``: ``(device)``, ``(dtype)``, ``(device, dtype)``,
+    ``(other_tensor)`` or keywords; returns (device or None, NumPy dtype or None)."""
+    kwargs = dict(kwargs)
+    target_device, target_dtype = kwargs.pop("device", None), kwargs.pop("dtype", None)
+    kwargs.pop("non_blocking", None)
+    kwargs.pop("copy", None)
+    if kwargs:
+        raise TypeError(f"{method}: unexpected arguments {sorted(kwargs)}")
+    for arg in args:
+        if isinstance(arg, Tensor):
+            target_device, target_dtype = arg.device, arg.dtype
+        elif isinstance(arg, backend.device) or (isinstance(arg, str) and arg.split(":")[0] in ("cpu", "cuda")):
+            target_device = arg
+        else:
+            target_dtype = arg
+    return (None if target_device is None else backend.device(target_device)), as_dtype(target_dtype)
+
+
+def normalize_dim(dim, ndim: int, op: str) -> int:
+    """A dimension index in [0, ndim), accepting negatives; IndexError naming the op otherwise."""
+    if isinstance(dim, Tensor):
+        dim = int(dim)
+    if not isinstance(dim, (int, np.integer)) or isinstance(dim, bool):
+        raise TypeError(f"{op}: dim must be an int, got {dim!r}")
+    rank = max(ndim, 1)
+    if not -rank <= dim < rank:
+        raise IndexError(
+            f"{op}: dimension out of range (expected to be in range of [{-rank}, {rank - 1}], but got {dim})"
+        )
+    return int(dim) % rank
+
+
+def raw_index(index):
+    """Replace tensors inside an index by their arrays (NumPy and CuPy index with arrays)."""
+    if isinstance(index, Tensor):
+        return index.array
+    if isinstance(index, tuple):
+        return tuple(i.array if isinstance(i, Tensor) else i for i in index)
+    return index

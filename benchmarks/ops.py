@@ -29,7 +29,7 @@ from common import (
 
 import minicnn
 import minicnn.nn.functional as F
-from minicnn.ops.layout import from_channels_last, is_channels_last
+from minicnn.ops.fast.layout import from_channels_last, is_channels_last
 
 KINDS = ("conv2d", "max_pool2d", "avg_pool2d", "batch_norm")
 

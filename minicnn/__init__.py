@@ -6,6 +6,7 @@
 from . import backend, dtypes
 from .tensor import Tensor  # (the module minicnn.tensor; the name minicnn.tensor is the creation function)
 from . import autograd, cuda, ops
+from .ops.fast import textbook  # with minicnn.textbook(): every op runs its textbook Function
 from .autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .dtypes import bool_ as bool  # noqa: A001  (PyTorch's name for the dtype)
 from .dtypes import float16, float32, float64, int32, int64, uint8

@@ -6,9 +6,6 @@ uses only what NumPy and CuPy share, so one code path serves both devices.
 
 from __future__ import annotations
 
-import ctypes
-import os
-
 import numpy as np
 
 try:  # CuPy is optional: ``pip install "minicnn[cuda]"``.
@@ -17,40 +14,6 @@ try:  # CuPy is optional: ``pip install "minicnn[cuda]"``.
 except Exception:  # ImportError, or a CuPy that cannot find its CUDA libraries
     cupy = None
     cupyx = None
-
-
-def _keep_freed_memory_for_reuse() -> None:
-    """Ask the C allocator (glibc, on Linux) to keep freed memory for reuse instead of returning it.
-
-    A training step allocates the same large arrays every time: activations, im2col columns, gradients.
-    By default glibc serves blocks above 128 KiB (raised on the fly up to 32 MiB) with ``mmap`` and gives
-    them back to the system when freed, and trims the heap once 64 MiB lie free at its top. Every step
-    then gets fresh pages, which the kernel zeroes on first touch: filling a fresh 36 MiB array took
-    5.4 ms instead of 2.5 ms, and steps ran 1.2-2x slower (benchmarks/RESULTS.md, "The allocator").
-    Serving blocks up to 64 MiB from the heap and trimming it only beyond 512 MiB keeps that memory in
-    the process, as PyTorch's caching allocator does on the GPU (Inception step 70 -> 57 ms); the price
-    is that the process keeps up to 512 MiB of freed memory. Larger thresholds (1 GiB) made a process
-    that had run big batches 1.7x slower on 224x224 images: huge blocks fragment the heap.
-
-    Nothing is done where there is no glibc (macOS, Windows, musl), where the user set glibc's own
-    ``MALLOC_MMAP_THRESHOLD_`` / ``MALLOC_TRIM_THRESHOLD_`` environment variables (their choice wins), or
-    with ``MINICNN_KEEP_MEMORY=0`` (glibc's defaults, e.g. for a long-lived server process).
-    """
-    if os.environ.get("MINICNN_KEEP_MEMORY") == "0":
-        return
-    if any(name in os.environ for name in ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_")):
-        return
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-        mallopt = libc.mallopt
-    except (OSError, AttributeError):  # not glibc
-        return
-    M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # from glibc's <malloc.h>
-    mallopt(M_MMAP_THRESHOLD, 64 << 20)
-    mallopt(M_TRIM_THRESHOLD, 512 << 20)
-
-
-_keep_freed_memory_for_reuse()
 
 
 def cuda_is_available() -> bool:
@@ -122,11 +85,16 @@ def device_of(array) -> device:
     return device("cpu")
 
 
+def is_channels_last(array) -> bool:
+    """True when a 4-D array's memory is (N, H, W, C) ordered: moving C to the end gives a contiguous array
+    (the fast kernels' memory order, ``ops/fast/layout.py``)."""
+    return getattr(array, "ndim", 0) == 4 and array.transpose(0, 2, 3, 1).flags.c_contiguous
+
+
 def to_device(array, target: device):
     """Copy ``array`` to ``target`` (no copy when it is already there), keeping a channels-last memory order
     (PyTorch's ``.to()`` keeps the memory format too; CuPy and NumPy would copy into C order)."""
-    channels_last = getattr(array, "ndim", 0) == 4 and array.transpose(0, 2, 3, 1).flags.c_contiguous
-    if channels_last and not array.flags.c_contiguous:
+    if is_channels_last(array) and not array.flags.c_contiguous:
         return to_device(array.transpose(0, 2, 3, 1), target).transpose(0, 3, 1, 2)
     if target.type == "cpu":
         if cupy is not None and isinstance(array, cupy.ndarray):
@@ -157,30 +125,6 @@ def scatter_add(target, index, values) -> None:
         xp.add.at(target, index, values)
     else:
         cupyx.scatter_add(target, index, values)
-
-
-def per_channel_total(x3, axis: int, other3=None):
-    """The float64 total per channel of ``x3`` (or of ``x3 * other3``), for (N, C, L) or (N, L, C) channel
-    views (``ops.layout.channel_view``; ``axis`` 1 or 2 names C).
-
-    NumPy reduces badly over a few channels: ``x3.sum(axis=(0, 2))`` walks memory with a stride per channel
-    and was 4-15x slower than this. Each run of L values times a ones vector is one BLAS matrix-vector
-    product, and ``einsum`` multiplies and adds two arrays in one read of each (about twice as fast as
-    writing ``x3 * other3`` out first). The N*C partial sums are then added in float64: summing all N*L
-    values in float32 cost VGG's gradients three digits of accuracy (REFERENCE.md).
-    CuPy runs a stack-by-vector matmul and einsum through general paths (~0.5 ms each on an H100) but a
-    reduction in one kernel, accumulating in float64 as it goes: there the product is formed and reduced so.
-    """
-    xp = get_array_module(x3)
-    if xp is not np:
-        product = x3 if other3 is None else x3 * other3
-        return product.sum(axis=(0, 3 - axis), dtype=xp.float64)
-    if other3 is None:
-        ones = np.ones(x3.shape[3 - axis], dtype=x3.dtype)  # one per value of the non-channel axis L
-        row_totals = x3 @ ones if axis == 1 else ones @ x3  # (N, C) either way
-    else:
-        row_totals = np.einsum("ncl,ncl->nc" if axis == 1 else "nlc,nlc->nc", x3, other3)
-    return row_totals.astype(np.float64).sum(axis=0)
 
 
 def synchronize(index: int | None = None) -> None:

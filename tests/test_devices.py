@@ -8,7 +8,7 @@ import pytest
 
 import minicnn
 import minicnn.nn.functional as F
-from minicnn.ops.layout import is_channels_last
+from minicnn.ops.fast.layout import is_channels_last
 from tests.helpers import DEVICES, assert_close
 
 PACKAGE = pathlib.Path(minicnn.__file__).parent

@@ -1,4 +1,4 @@
-"""Channels-last memory (ops/layout.py): every path of conv2d, max- and average pooling, batch norm and cat,
+"""Channels-last memory (ops/fast/layout.py): every path of conv2d, max- and average pooling, batch norm and cat,
 fed and fed back arrays in either memory order, equals PyTorch; and the layout is passed on where the docs say it is.
 
 The speed paths are chosen by shape, so each one is also forced here by name (monkeypatching the choice),
@@ -11,8 +11,9 @@ import pytest
 import minicnn
 import minicnn.nn.functional as F
 from minicnn import backend
-from minicnn.ops import conv as conv_module
-from minicnn.ops.layout import from_channels_last, is_channels_last, to_channels_last
+from minicnn.ops.fast import allocator
+from minicnn.ops.fast import conv as conv_module
+from minicnn.ops.fast.layout import from_channels_last, is_channels_last, to_channels_last
 from tests.helpers import DEVICES, assert_close, gradcheck, require_torch
 
 ATOL, RTOL = 1e-4, 1e-4  # as tests/test_ops_conv.py: float32 sums of up to a few hundred products
@@ -306,18 +307,18 @@ class FakeLibc:
 
 def test_allocator_keeps_freed_memory_unless_the_user_chose(monkeypatch):
     libc = FakeLibc()
-    monkeypatch.setattr(backend.ctypes, "CDLL", lambda name: libc)
+    monkeypatch.setattr(allocator.ctypes, "CDLL", lambda name: libc)
     for name in ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_"):
         monkeypatch.delenv(name, raising=False)
-    backend._keep_freed_memory_for_reuse()
+    allocator.keep_freed_memory_for_reuse()
     assert libc.calls == [(-3, 64 << 20), (-1, 512 << 20)]  # M_MMAP_THRESHOLD 64 MiB, M_TRIM_THRESHOLD 512 MiB
     libc.calls.clear()
     monkeypatch.setenv("MINICNN_KEEP_MEMORY", "0")  # the opt-out
-    backend._keep_freed_memory_for_reuse()
+    allocator.keep_freed_memory_for_reuse()
     assert libc.calls == []
     monkeypatch.delenv("MINICNN_KEEP_MEMORY")
     monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", "0")  # the user's own glibc setting wins
-    backend._keep_freed_memory_for_reuse()
+    allocator.keep_freed_memory_for_reuse()
     assert libc.calls == []
 
 
@@ -325,5 +326,5 @@ def test_allocator_setting_is_skipped_without_glibc(monkeypatch):
     def no_glibc(name):
         raise OSError(f"{name}: cannot open shared object file")
 
-    monkeypatch.setattr(backend.ctypes, "CDLL", no_glibc)
-    backend._keep_freed_memory_for_reuse()  # no error: macOS, Windows and musl keep their defaults
+    monkeypatch.setattr(allocator.ctypes, "CDLL", no_glibc)
+    allocator.keep_freed_memory_for_reuse()  # no error: macOS, Windows and musl keep their defaults

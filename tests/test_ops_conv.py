@@ -8,6 +8,8 @@ from hypothesis import strategies as st
 import minicnn
 import minicnn.nn.functional as F
 from minicnn.ops import conv as conv_module
+from minicnn.ops import im2col as im2col_module
+from minicnn.ops.fast import conv as fast_conv_module
 from minicnn.ops.conv import col2im, conv2d, im2col
 from tests.helpers import DEVICES, assert_close, compare_with_torch, gradcheck, require_torch, to_numpy
 
@@ -220,8 +222,10 @@ def test_pointwise_path_matches_torch_without_im2col(options, device, monkeypatc
     def no_im2col(*args, **kwargs):
         raise AssertionError("the 1x1 path must not build columns")
 
-    for builder in ("im2col", "_windows", "_row_columns", "_kernel_row_columns"):  # every way of building columns
-        monkeypatch.setattr(conv_module, builder, no_im2col)
+    for module, builder in [(conv_module, "im2col"), (im2col_module, "window_view"), (fast_conv_module, "window_view")]:
+        monkeypatch.setattr(module, builder, no_im2col)  # every way of building columns
+    for builder in ("_row_columns", "_kernel_row_columns"):
+        monkeypatch.setattr(fast_conv_module, builder, no_im2col)
     arrays = conv_arrays(np.random.default_rng(6), 3, 4, 7, 6, 6, 1, 1, options.get("groups", 1))
     compare_with_torch(
         with_options(conv2d, **options),
@@ -271,7 +275,7 @@ def test_empty_batch_matches_torch():
 
 def test_functional_exports_conv2d():
     assert F.conv2d is conv2d
-    assert conv_module.__all__ == ["conv2d", "im2col", "col2im"]
+    assert conv_module.__all__ == ["conv2d", "im2col", "col2im", "Conv2d"]
 
 
 # ---------------------------------------------------------------- dtypes and what is saved

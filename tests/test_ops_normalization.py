@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 import minicnn
 import minicnn.nn.functional as F
-from minicnn.backend import per_channel_total
+from minicnn.ops.fast.layout import per_channel_total
 from tests.helpers import DEVICES, assert_close, compare_with_torch, gradcheck, require_torch, to_numpy
 
 

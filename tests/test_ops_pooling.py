@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 import minicnn
 import minicnn.nn.functional as F
 from minicnn.ops import pooling
+from minicnn.ops.arguments import output_length
 from tests.helpers import DEVICES, assert_close, compare_with_torch, distinct_values, gradcheck, require_torch
 
 
@@ -184,7 +185,7 @@ def window_cases(draw, with_dilation):
     # a dilated window can skip over the whole input, lying wholly in the padding: PyTorch's backward
     # then aborts the process (an out-of-range index), so such cases are left out
     for size, k, s, p, d in zip(sizes, kernel, stride or kernel, padding, dilation):
-        out = pooling._output_length(size, k, s, p, d, ceil_mode)
+        out = output_length(size, k, s, p, d, ceil_mode)
         assume(all(any(0 <= o * s - p + j * d < size for j in range(k)) for o in range(out)))
     args = dict(kernel_size=kernel, stride=stride, padding=padding, ceil_mode=ceil_mode)
     if with_dilation:
@@ -286,10 +287,10 @@ def test_output_sizes_follow_torch_including_the_ceil_mode_rule():
                             expected = torch.nn.functional.max_pool2d(
                                 x, **args, dilation=(1, dilation), ceil_mode=ceil_mode
                             ).shape[-1]
-                            ours = pooling._output_length(size, kernel, stride, padding, dilation, ceil_mode)
+                            ours = output_length(size, kernel, stride, padding, dilation, ceil_mode)
                             assert ours == expected, (size, kernel, stride, padding, dilation, ceil_mode)
                         plain_ceil = -(-(size + 2 * padding - dilation * (kernel - 1) - 1) // stride) + 1
-                        dropped += plain_ceil != pooling._output_length(size, kernel, stride, padding, dilation, True)
+                        dropped += plain_ceil != output_length(size, kernel, stride, padding, dilation, True)
     assert dropped > 0  # the grid does exercise PyTorch's drop rule
 
 

@@ -10,11 +10,13 @@ Training mode uses the mean and the *biased* variance of the batch (divide by M)
 statistics are given, moves them towards the batch's (with the *unbiased* variance, divide by M - 1).
 Evaluation mode uses the running statistics instead, so it is a fixed scale and shift per channel.
 
-Two helpers keep the per-channel work fast on NumPy, whose reductions and broadcasts over a few channels
-are slow: ``per_channel_total`` (backend.py: the float64 total per channel of x, or of x * y, by matrix-
-vector products that never form x * y on NumPy) and ``per_channel`` (a per-channel vector spread to the
-full row, so the multiply does not broadcast along the innermost axis). Every op here is memory-bound:
-the code counts passes.
+The backward, with g the weight, std = sqrt(var + eps) and means taken per channel over the M values:
+
+    dL/dbias = sum(dy)      dL/dweight = sum(dy * xhat)
+    dL/dx    = (g / std) * (dy - mean(dy) - xhat * mean(dy * xhat))      (training: mean and var depend on x)
+    dL/dx    = (g / std) * dy                                             (evaluation: fixed statistics)
+
+``ops/fast/normalization.py`` computes the same numbers faster; ``batch_norm`` picks it in one line.
 """
 
 from __future__ import annotations
@@ -22,106 +24,62 @@ from __future__ import annotations
 import numbers
 
 from ..autograd.function import Function
-from ..backend import get_array_module, per_channel_total
+from ..backend import get_array_module
 from ..tensor import Tensor
-from .layout import channel_view, from_channel_view
+from .fast import fast_kernels
+from .fast.normalization import FastBatchNorm
 
 __all__ = ["batch_norm"]
-
-
-def per_channel(values, x3, axis: int):
-    """Spread per-channel ``values`` (C,) to a (C, L) or (L, C) array of ``x3``'s dtype, to combine with x3.
-
-    Multiplying (N, C, L) by a (C, L) operand is ~1.7x faster on NumPy than by a (C, 1) column, which
-    broadcasts along the innermost axis, and (N, L, C) by an (L, C) one ~3x faster than by a (C,) row;
-    the copy is only C*L numbers. Casting to x3's dtype keeps a float32 input float32 (a float64
-    operand would upcast the whole product).
-    """
-    xp = get_array_module(x3)
-    values = values.astype(x3.dtype)
-    if axis == 1:
-        return xp.repeat(values, x3.shape[2]).reshape(x3.shape[1:])
-    return values.reshape(1, -1).repeat(x3.shape[1], axis=0)  # (L, C); repeat, unlike tile, is one C call
 
 
 class BatchNorm(Function):
     """Normalise x (N, C, *) per channel; ``weight``/``bias`` (C,) or None; running stats updated in place.
 
-    Written with ``centered = x - mean`` rather than ``xhat = centered * inv_std``: the per-channel
-    factors inv_std and weight are folded into one multiply, which saves a pass over the data.
-    Training mode turns ``centered`` into y in place and keeps x for backward (which forms x - mean
-    again, into the array it returns anyway): writing a new array costs ~2.5x an in-place pass on
-    these sizes, and this way forward writes one new array instead of two. Like PyTorch's, it keeps the
-    input itself, so changing x in place before backward is refused (autograd's version counts).
+    Statistics are summed in float64: a float32 sum of many values loses digits PyTorch keeps.
     """
 
     @staticmethod
     def forward(ctx, x, weight, bias, training=False, running_mean=None, running_var=None, momentum=0.1, eps=1e-5):
         xp = get_array_module(x)
-        x3, axis = channel_view(x)
-        count = x3.size // x.shape[1]  # M values per channel
+        axes = (0,) + tuple(range(2, x.ndim))  # every axis but the channels'
+        channel = (1, -1) + (1,) * (x.ndim - 2)  # reshapes a (C,) vector to broadcast along axis 1
+        count = x.size // x.shape[1]  # M values per channel
         if training:
-            mean = per_channel_total(x3, axis) / count  # float64 (C,)
-            centered = x3 - per_channel(mean, x3, axis)
-            var = per_channel_total(centered, axis, centered) / count  # biased: what the batch is normalised with
+            mean = x.mean(axis=axes, dtype=xp.float64)
+            var = ((x - mean.reshape(channel)) ** 2).mean(axis=axes)  # biased: what the batch is normalised with
             if running_mean is not None:  # in place, outside the graph (buffers, not parameters)
                 running_mean *= 1 - momentum
                 running_mean += (momentum * mean).astype(running_mean.dtype)
                 running_var *= 1 - momentum  # the running variance estimates the unbiased one: M / (M - 1)
                 running_var += (momentum * var * (count / (count - 1))).astype(running_var.dtype)
-        else:  # evaluation: the running statistics (copied: later updates of the buffers cannot leak in)
+        else:  # evaluation: the running statistics
             mean, var = running_mean.astype(xp.float64), running_var.astype(xp.float64)
-        inv_std = 1.0 / xp.sqrt(var + eps)
-        scale = inv_std * weight if weight is not None else inv_std  # y = (x - mean) * scale + bias
-        if training:
-            y = centered  # turned into y in place: backward forms x - mean again, from x
-            y *= per_channel(scale, x3, axis)
-            shift = bias
-        else:  # a fixed affine map per channel: x - mean is never formed, the mean goes into the shift
-            y = x3 * per_channel(scale, x3, axis)
-            shift = -mean * scale if bias is None else bias - mean * scale
-        if shift is not None:
-            y += per_channel(shift, x3, axis)
-        # backward needs x - mean (xhat = (x - mean) * inv_std), inv_std, and the weight (dxhat = weight * dy);
-        # it keeps x (in x3's layout) and forms x - mean itself, only where dL/dx or dL/dweight needs it
-        needs_x3 = ctx.needs_input_grad[1] or (training and ctx.needs_input_grad[0])
-        ctx.save_for_backward(x3 if needs_x3 else None, mean, inv_std, weight)
-        ctx.training, ctx.count, ctx.axis = training, count, axis
-        return from_channel_view(y, axis, x.shape)
+        std = xp.sqrt(var + eps)
+        x_hat = ((x - mean.reshape(channel)) / std.reshape(channel)).astype(x.dtype)
+        y = x_hat if weight is None else x_hat * weight.reshape(channel)
+        if bias is not None:
+            y = y + bias.reshape(channel)
+        ctx.save_for_backward(x_hat, std, weight)  # what the formulas of backward read
+        ctx.training, ctx.axes, ctx.channel = training, axes, channel
+        return y.copy() if y is x_hat else y  # (x_hat itself is kept for backward)
 
     @staticmethod
-    def backward(ctx, grad):
-        needs_x, needs_weight, needs_bias = ctx.needs_input_grad
-        x3, mean, inv_std, weight = ctx.saved_tensors
-        grad3, axis = channel_view(grad, ctx.axis)  # in the memory order of the saved input
-        scale = inv_std * weight if weight is not None else inv_std  # weight * inv_std
+    def backward(ctx, dy):
+        x_hat, std, weight = ctx.saved_tensors
+        xp, axes, channel = get_array_module(dy), ctx.axes, ctx.channel
+        g = 1.0 if weight is None else weight.reshape(channel)
         grad_x = grad_weight = grad_bias = None
-        if ctx.training:
-            sum_dy = per_channel_total(grad3, axis)
-            if needs_x or needs_weight:
-                centered = x3 - per_channel(mean, x3, axis)  # dL/dx is then computed in this new array
-                sum_dy_xhat = per_channel_total(grad3, axis, centered) * inv_std
-            if needs_x:
-                # the standard dx = inv_std/M * (M*dxhat - sum(dxhat) - xhat*sum(dxhat*xhat)) with dxhat =
-                # weight*dy, written as dx = scale * (dy - mean(dy) - xhat*mean(dy*xhat)), xhat = centered*inv_std
-                grad_x = centered
-                grad_x *= per_channel(inv_std * sum_dy_xhat / ctx.count, grad3, axis)  # xhat * mean(dy*xhat)
-                grad_x += per_channel(sum_dy / ctx.count, grad3, axis)  # + mean(dy)
-                get_array_module(grad).subtract(grad3, grad_x, out=grad_x)  # dy - (...), in place: no new array
-                grad_x *= per_channel(scale, grad3, axis)
-        else:  # evaluation: y = x * scale + shift
-            sum_dy = per_channel_total(grad3, axis) if needs_bias else None
-            if needs_weight:
-                sum_dy_xhat = per_channel_total(grad3, axis, x3 - per_channel(mean, grad3, axis)) * inv_std
-            if needs_x:
-                grad_x = grad3 * per_channel(scale, grad3, axis)
-        if needs_weight:
-            grad_weight = sum_dy_xhat.astype(grad.dtype)  # dweight = sum(dy * xhat)
-        if needs_bias:
-            grad_bias = sum_dy.astype(grad.dtype)  # dbias = sum(dy)
-        if grad_x is not None:
-            grad_x = from_channel_view(grad_x, axis, grad.shape)
-        return grad_x, grad_weight, grad_bias
+        if ctx.needs_input_grad[0] and ctx.training:
+            mean_dy = dy.mean(axis=axes, keepdims=True, dtype=xp.float64)
+            mean_dy_xhat = (dy * x_hat).mean(axis=axes, keepdims=True, dtype=xp.float64)
+            grad_x = (g / std.reshape(channel)) * (dy - mean_dy - x_hat * mean_dy_xhat)
+        elif ctx.needs_input_grad[0]:
+            grad_x = (g / std.reshape(channel)) * dy
+        if ctx.needs_input_grad[1]:
+            grad_weight = (dy * x_hat).sum(axis=axes, dtype=xp.float64)
+        if ctx.needs_input_grad[2]:
+            grad_bias = dy.sum(axis=axes, dtype=xp.float64)
+        return tuple(None if g_ is None else g_.astype(dy.dtype) for g_ in (grad_x, grad_weight, grad_bias))
 
 
 def _check_channel_vector(name, value, channels, input):
@@ -211,7 +169,8 @@ def batch_norm(
         num_batches_tracked.array += 1  # a buffer: counted outside the graph
         if momentum is None:  # cumulative average: batch k gets weight 1/k
             momentum = 1.0 / num_batches_tracked.item()
-    return BatchNorm.apply(
+    Normalization = FastBatchNorm if fast_kernels() else BatchNorm  # the same numbers; the first is faster
+    return Normalization.apply(
         input,
         weight,
         bias,

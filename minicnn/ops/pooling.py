@@ -12,8 +12,9 @@ in *all* windows at once form one strided slice of the padded input::
 So a pool is a loop over the KH*KW offsets combining whole (N, C, OH, OW) slices (a running maximum,
 or a running sum), never a loop over pixels; its backward adds the gradient back into the same slices
 of a zero array. Overlapping windows (stride < kernel) need nothing special: each offset's slice
-touches distinct elements, and different offsets simply add up. A sum splits further, into a sum along
-the rows and then one along the columns (``AvgPool2d``); a 2x2 max into two rounds (``MaxPool2x2``).
+touches distinct elements, and different offsets simply add up. ``ops/fast/pooling.py`` computes the
+same numbers faster (a 2x2 max as a two-round tournament, an average's window sum split into rows and
+columns); ``max_pool2d`` and ``avg_pool2d`` pick those in one line.
 """
 
 from __future__ import annotations
@@ -21,69 +22,16 @@ from __future__ import annotations
 import math
 from numbers import Integral
 
-import numpy as np
-
 from ..autograd.function import Function, is_grad_enabled
 from ..backend import get_array_module, scatter_add
 from ..tensor import Tensor
-from .layout import from_channels_last, is_channels_last, to_channels_last
+from .arguments import output_length, pair
+from .fast import fast_kernels
+from .fast.pooling import MaxPool2x2, SeparableAvgPool2d
 from .reduction import mean
+from .windows import avg_divisor, offset_windows, pad, padded_size, unpad, windows_overlap
 
 __all__ = ["max_pool2d", "avg_pool2d", "adaptive_avg_pool2d", "adaptive_max_pool2d"]
-
-
-# ---------------------------------------------------------------- window geometry
-
-
-def _output_length(size, kernel, stride, padding, dilation, ceil_mode):
-    """PyTorch's output length along one axis: floor((size + 2p - d(k-1) - 1) / s) + 1 (or ceil)."""
-    span = size + 2 * padding - dilation * (kernel - 1) - 1
-    length = (span + (stride - 1 if ceil_mode else 0)) // stride + 1
-    # ceil_mode may add a last window; PyTorch drops it unless it starts inside the input or the left padding
-    if ceil_mode and (length - 1) * stride >= size + padding:
-        length -= 1
-    return length
-
-
-def _padded_size(size, kernel, stride, padding, dilation, out_size):
-    """Length of the padded axis: the input plus padding on both sides, plus whatever a ceil_mode window
-    hangs past the right padding (such a window is still computed, over its part that exists)."""
-    reach = (out_size - 1) * stride + dilation * (kernel - 1) + 1  # the last window's last element + 1
-    return max(size + 2 * padding, reach)
-
-
-def _offset_windows(kernel, stride, dilation, out_size):
-    """For each kernel offset (i, j) in row-major order, the index of the strided slice of the padded
-    input holding that offset's element of every window (see the module docstring)."""
-    (KH, KW), (SH, SW), (DH, DW), (OH, OW) = kernel, stride, dilation, out_size
-    return [
-        (..., slice(i * DH, i * DH + (OH - 1) * SH + 1, SH), slice(j * DW, j * DW + (OW - 1) * SW + 1, SW))
-        for i in range(KH)
-        for j in range(KW)
-    ]
-
-
-def _windows_overlap(kernel, stride, dilation):
-    """True when one input element can fall in two windows (stride shorter than the dilated kernel)."""
-    return any(s < d * (k - 1) + 1 for k, s, d in zip(kernel, stride, dilation))
-
-
-def _pad(x, padding, padded_shape, fill, axes=(-2, -1)):
-    """``x`` inside an array of ``fill`` whose ``axes`` (H, W) have ``padded_shape``, at offset (PH, PW);
-    ``x`` itself when nothing is added."""
-    (h, w), (PH, PW) = axes, padding
-    H, W = x.shape[h], x.shape[w]
-    if padded_shape == (H, W):
-        return x
-    padded = get_array_module(x).full(_with_axis_sizes(x.shape, axes, padded_shape), fill, dtype=x.dtype)
-    _strided(_strided(padded, h, PH, 1, H), w, PW, 1, W)[...] = x
-    return padded
-
-
-def _unpad(grad_padded, padding, input_shape, axes=(-2, -1)):
-    """The part of a padded gradient that belongs to the real input."""
-    (h, w), (PH, PW) = axes, padding
-    return _strided(_strided(grad_padded, h, PH, 1, input_shape[h]), w, PW, 1, input_shape[w])
 
 
 # ---------------------------------------------------------------- max pooling
@@ -95,12 +43,15 @@ def _offset_dtype(count):
 
 
 class MaxPool2d(Function):
+    """Max pooling: a running maximum over the KH*KW kernel offsets' slices, remembering which offset won
+    each window; backward sends each window's gradient to that offset's element."""
+
     @staticmethod
     def forward(ctx, x, kernel, stride, padding, dilation, out_size, return_indices=False):
         xp = get_array_module(x)
-        padded_shape = tuple(map(_padded_size, x.shape[-2:], kernel, stride, padding, dilation, out_size))
-        padded = _pad(x, padding, padded_shape, -xp.inf)  # padding never wins a max
-        windows = _offset_windows(kernel, stride, dilation, out_size)
+        padded_shape = tuple(map(padded_size, x.shape[-2:], kernel, stride, padding, dilation, out_size))
+        padded = pad(x, padding, padded_shape, -xp.inf)  # padding never wins a max
+        windows = offset_windows(kernel, stride, dilation, out_size)
         best = padded[windows[0]].copy()
         if not return_indices and not (ctx.needs_input_grad[0] and is_grad_enabled()):
             for window in windows[1:]:  # inference: only the values, no arg-max bookkeeping
@@ -131,76 +82,14 @@ class MaxPool2d(Function):
         kernel, stride, padding, dilation, out_size = ctx.geometry
         xp = get_array_module(grad)
         grad_padded = xp.zeros(ctx.input_shape[:-2] + ctx.padded_shape, dtype=grad.dtype)
-        overlap = _windows_overlap(kernel, stride, dilation)
-        for k, window in enumerate(_offset_windows(kernel, stride, dilation, out_size)):
+        overlap = windows_overlap(kernel, stride, dilation)
+        for k, window in enumerate(offset_windows(kernel, stride, dilation, out_size)):
             chosen = best_offset == k  # the windows whose maximum sits at offset k
             if overlap:
                 grad_padded[window] += grad * chosen
             else:  # each element is in one window at most: write straight into the slice (no read-add-write)
                 xp.multiply(grad, chosen, out=grad_padded[window])
-        return _unpad(grad_padded, padding, ctx.input_shape)
-
-
-class MaxPool2x2(Function):
-    """2x2 max pooling with stride 2 (the usual ``MaxPool2d(2)``), as a tournament.
-
-    Round 1 pits each even column against the next (``right``/``left``), round 2 each even row of winners
-    against the row below. That is two maximums instead of the general path's three, and each round keeps
-    only a bool "who won" per pair instead of the per-offset bookkeeping: ~1.25x faster forward +
-    backward on the reference networks (benchmarks/RESULTS.md). Strict comparisons keep ties left, then
-    top: the first maximum in row-major order, the one PyTorch picks. An odd last row or column belongs
-    to no window (floor mode): it is cropped away and gets gradient zero.
-
-    A channels-last input (ops/layout.py) is pooled in its own memory order, as (N, H, W, C) with the
-    channels innermost, so every comparison walks memory in runs of C numbers instead of jumping by C.
-    """
-
-    @staticmethod
-    def forward(ctx, x):
-        xp = get_array_module(x)
-        channels_last = is_channels_last(x)
-        planes, (h, w) = (x.transpose(0, 2, 3, 1), (1, 2)) if channels_last else (x, (x.ndim - 2, x.ndim - 1))
-        OH, OW = planes.shape[h] // 2, planes.shape[w] // 2
-        left, right = _every_other(planes, w, 0, OW), _every_other(planes, w, 1, OW)
-        pair_max = xp.maximum(left, right)  # (..., H, OW): the winner of each pair of columns
-        top, bottom = _every_other(pair_max, h, 0, OH), _every_other(pair_max, h, 1, OH)
-        y = xp.maximum(top, bottom)
-        if ctx.needs_input_grad[0] and is_grad_enabled():
-            ctx.save_for_backward(right > left, bottom > top)  # each round's winners: where gradients go
-            ctx.planes_shape, ctx.axes, ctx.channels_last = planes.shape, (h, w), channels_last
-        return from_channels_last(y) if channels_last else y
-
-    @staticmethod
-    def backward(ctx, grad):
-        right_won, bottom_won = ctx.saved_tensors
-        h, w = ctx.axes
-        xp = get_array_module(grad)
-        grad = to_channels_last(grad) if ctx.channels_last else grad  # the memory order of the forward pass
-        OH, OW = grad.shape[h], grad.shape[w]
-        # every pixel of a window is written below; only a cropped odd row or column needs zeros first
-        cropped = 2 * OH < ctx.planes_shape[h] or 2 * OW < ctx.planes_shape[w]
-        new_array = xp.zeros if cropped else xp.empty
-        # round 2 backwards: the gradient of each pair's winner, rows 0, 2, 4, ... from the top pair
-        grad_pairs = new_array(right_won.shape, dtype=grad.dtype)
-        xp.multiply(grad, bottom_won, out=_every_other(grad_pairs, h, 1, OH))
-        xp.multiply(grad, ~bottom_won, out=_every_other(grad_pairs, h, 0, OH))
-        # round 1 backwards: into the left or right pixel of each pair
-        grad_x = new_array(ctx.planes_shape, dtype=grad.dtype)
-        xp.multiply(grad_pairs, right_won, out=_every_other(grad_x, w, 1, OW))
-        xp.multiply(grad_pairs, ~right_won, out=_every_other(grad_x, w, 0, OW))
-        return from_channels_last(grad_x) if ctx.channels_last else grad_x
-
-
-def _every_other(array, axis: int, start: int, count: int):
-    """The view ``array[..., start : start + 2*count : 2, ...]`` along ``axis``: one side of every pair."""
-    return _strided(array, axis, start, 2, count)
-
-
-def _strided(array, axis: int, start: int, step: int, count: int):
-    """The view of ``count`` elements along ``axis`` from ``start``, every ``step``-th (other axes whole)."""
-    index = [slice(None)] * array.ndim
-    index[axis] = slice(start, start + step * (count - 1) + 1 if count else start, step)  # (count 0: none)
-    return array[tuple(index)]
+        return unpad(grad_padded, padding, ctx.input_shape)
 
 
 def _flat_indices(best_offset, W, kernel, stride, padding, dilation):
@@ -219,106 +108,32 @@ def _flat_indices(best_offset, W, kernel, stride, padding, dilation):
 
 
 class AvgPool2d(Function):
-    """Average pooling: every window's sum, divided by the count PyTorch divides by.
-
-    A window's sum is separable: first each window row's KW neighbours are summed, (..., Hp, OW), then
-    KH of those row sums, (..., OH, OW). That is (KW - 1) + (KH - 1) additions of strided slices instead
-    of KH*KW - 1 (3x3: 4 instead of 8), and backward is the same two steps transposed: ~2x faster on
-    Inception's 3x3 pools (benchmarks/RESULTS.md). Like ``MaxPool2x2``, a channels-last input is pooled
-    in its own memory order, (N, H, W, C), and the output stays channels-last.
-    """
+    """Average pooling: the sum over the KH*KW kernel offsets of each offset's slice, divided by the count
+    PyTorch divides by (``windows.avg_divisor``); backward spreads each window's gradient evenly back."""
 
     @staticmethod
     def forward(ctx, x, kernel, stride, padding, out_size, count_include_pad=True, divisor_override=None):
-        channels_last = is_channels_last(x)
-        planes, axes = _planes(x, channels_last)
-        padded_shape = tuple(map(_padded_size, x.shape[-2:], kernel, stride, padding, (1, 1), out_size))
-        padded = _pad(planes, padding, padded_shape, 0, axes)  # zero padding adds nothing to a sum
-        (h, w), (KH, KW), (SH, SW), (OH, OW) = axes, kernel, stride, out_size
-        row_sums = _strided_sum(padded, w, KW, SW, OW)  # (..., Hp, OW): each window row summed
-        total = _strided_sum(row_sums, h, KH, SH, OH)  # (..., OH, OW): KH row sums per window
-        if divisor_override:
-            divisor = divisor_override
-        else:
-            divisor = _avg_divisor(x.shape[-2:], kernel, stride, padding, padded_shape, out_size, count_include_pad)
-            if not isinstance(divisor, int):  # a map (OH, OW) of counts, on x's device, shaped like the planes
-                divisor = get_array_module(x).asarray(divisor, dtype=x.dtype)
-                if channels_last:  # planes (N, OH, OW, C): one count per pixel, the same for every channel
-                    divisor = divisor[:, :, None]
-        total /= divisor
-        # backward needs only the geometry and the divisor: each input gets grad / divisor of every window it is in
-        ctx.divisor, ctx.channels_last, ctx.axes = divisor, channels_last, axes
-        ctx.geometry = (kernel, stride, padding, out_size)
-        ctx.planes_shape, ctx.padded_shape = planes.shape, padded_shape
-        return from_channels_last(total) if channels_last else total
+        xp = get_array_module(x)
+        padded_shape = tuple(map(padded_size, x.shape[-2:], kernel, stride, padding, (1, 1), out_size))
+        padded = pad(x, padding, padded_shape, 0)  # zero padding adds nothing to a sum
+        windows = offset_windows(kernel, stride, (1, 1), out_size)
+        total = sum(padded[window] for window in windows)  # (..., OH, OW): every window's sum at once
+        divisor = divisor_override or avg_divisor(
+            x.shape[-2:], kernel, stride, padding, padded_shape, out_size, count_include_pad
+        )
+        divisor = divisor if isinstance(divisor, int) else xp.asarray(divisor, dtype=x.dtype)  # an (OH, OW) map
+        ctx.divisor, ctx.geometry, ctx.input_shape = divisor, (kernel, stride, padding, out_size), x.shape
+        ctx.padded_shape = padded_shape
+        return (total / divisor).astype(x.dtype, copy=False)
 
     @staticmethod
     def backward(ctx, grad):
-        (KH, KW), (SH, SW), padding, (OH, OW) = ctx.geometry
-        (h, w), (Hp, Wp) = ctx.axes, ctx.padded_shape
-        xp = get_array_module(grad)
-        planes = to_channels_last(grad) if ctx.channels_last else grad  # the memory order of the forward pass
-        grad_each = planes / ctx.divisor
-        # the two sums of forward, transposed: spread each window's gradient over its KH rows, then KW columns
-        grad_rows = xp.zeros(_with_axis_sizes(planes.shape, (h, w), (Hp, OW)), dtype=grad.dtype)
-        _strided_spread(grad_rows, grad_each, h, KH, SH, OH)
-        grad_padded = xp.zeros(_with_axis_sizes(planes.shape, (h, w), (Hp, Wp)), dtype=grad.dtype)
-        _strided_spread(grad_padded, grad_rows, w, KW, SW, OW)
-        grad_planes = _unpad(grad_padded, padding, ctx.planes_shape, (h, w))
-        return from_channels_last(grad_planes) if ctx.channels_last else grad_planes
-
-
-def _planes(x, channels_last: bool):
-    """x in its memory order, and the (height, width) axes there: (N, H, W, C) with (1, 2), or x with the last two."""
-    if channels_last:
-        return x.transpose(0, 2, 3, 1), (1, 2)
-    return x, (x.ndim - 2, x.ndim - 1)
-
-
-def _with_axis_sizes(shape, axes, sizes):
-    """``shape`` with the sizes at ``axes`` replaced."""
-    shape = list(shape)
-    for axis, size in zip(axes, sizes):
-        shape[axis] = size
-    return tuple(shape)
-
-
-def _strided_sum(array, axis: int, kernel: int, stride: int, count: int):
-    """Sum of ``kernel`` neighbours along ``axis``, windows every ``stride``: ``count`` sums per line."""
-    total = _strided(array, axis, 0, stride, count).copy()
-    for offset in range(1, kernel):
-        total += _strided(array, axis, offset, stride, count)
-    return total
-
-
-def _strided_spread(target, values, axis: int, kernel: int, stride: int, count: int):
-    """The transpose of ``_strided_sum``: add each of ``values`` onto the ``kernel`` elements it summed."""
-    overlap = stride < kernel  # an element in two windows gets both; otherwise a plain write will do
-    for offset in range(kernel):
-        destination = _strided(target, axis, offset, stride, count)
-        if overlap:
-            destination += values
-        else:
-            destination[...] = values
-
-
-def _avg_divisor(size, kernel, stride, padding, padded_shape, out_size, count_include_pad):
-    """What each window's sum is divided by, as PyTorch counts it: an int when every window has the same
-    count, else an (OH, OW) NumPy map (the geometry alone decides it, so it is computed on the host).
-
-    A mask of the counted positions is summed over the windows exactly like the data:
-    ``count_include_pad=True`` counts the padding but not what a ceil_mode window hangs past it
-    (so such an edge window divides by less than KH*KW); ``False`` counts the real input only.
-    """
-    (H, W), (PH, PW) = size, padding
-    counted = np.zeros(padded_shape)
-    if count_include_pad:
-        counted[: H + 2 * PH, : W + 2 * PW] = 1
-    else:
-        counted[PH : PH + H, PW : PW + W] = 1
-    row_counts = _strided_sum(counted, 1, kernel[1], stride[1], out_size[1])  # the same two sums as the data
-    counts = _strided_sum(row_counts, 0, kernel[0], stride[0], out_size[0])
-    return int(counts[0, 0]) if (counts == counts[0, 0]).all() else counts
+        kernel, stride, padding, out_size = ctx.geometry
+        grad_each = grad / ctx.divisor  # every element of a window gets the same share of its gradient
+        grad_padded = get_array_module(grad).zeros(ctx.input_shape[:-2] + ctx.padded_shape, dtype=grad.dtype)
+        for window in offset_windows(kernel, stride, (1, 1), out_size):
+            grad_padded[window] += grad_each
+        return unpad(grad_padded, padding, ctx.input_shape)
 
 
 # ---------------------------------------------------------------- adaptive pooling
@@ -438,21 +253,6 @@ class GlobalMaxPool2d(Function):
 # ---------------------------------------------------------------- argument checks
 
 
-def _pair(value, name, op):
-    """An int or a pair of ints (a 1-element sequence counts as a pair), as a tuple of two ints."""
-    if isinstance(value, (tuple, list)):
-        if len(value) == 1:
-            value = (value[0], value[0])
-        if len(value) != 2:
-            raise ValueError(f"{op}: {name} must be an int or a pair of ints, got {value!r}")
-    else:
-        value = (value, value)
-    for v in value:
-        if not isinstance(v, Integral) or isinstance(v, bool):
-            raise TypeError(f"{op}: {name} must be an int or a pair of ints, got {value!r}")
-    return (int(value[0]), int(value[1]))
-
-
 def _describe(pair):
     """(3, 3) as '3', (3, 2) as '(3, 2)': how error messages show a kernel or padding."""
     return str(pair[0]) if pair[0] == pair[1] else str(pair)
@@ -472,20 +272,20 @@ def _check_input(input, op):
 def _window_arguments(op, input, kernel_size, stride, padding, dilation, ceil_mode):
     """Check the window arguments at the door; return (kernel, stride, padding, dilation, out_size) pairs."""
     _check_input(input, op)
-    kernel = _pair(kernel_size, "kernel_size", op)
+    kernel = pair(kernel_size, "kernel_size", op)
     stride = kernel if stride is None or (isinstance(stride, (tuple, list)) and len(stride) == 0) else stride
-    stride = _pair(stride, "stride", op)
-    padding = _pair(padding, "padding", op)
-    dilation = _pair(dilation, "dilation", op)
-    for name, pair, smallest in (("kernel_size", kernel, 1), ("stride", stride, 1), ("dilation", dilation, 1)):
-        if min(pair) < smallest:
-            raise ValueError(f"{op}: {name} must be positive, got {_describe(pair)}")
+    stride = pair(stride, "stride", op)
+    padding = pair(padding, "padding", op)
+    dilation = pair(dilation, "dilation", op)
+    for name, value, smallest in (("kernel_size", kernel, 1), ("stride", stride, 1), ("dilation", dilation, 1)):
+        if min(value) < smallest:
+            raise ValueError(f"{op}: {name} must be positive, got {_describe(value)}")
     if min(padding) < 0:
         raise ValueError(f"{op}: padding must be non-negative, got {_describe(padding)}")
     if padding[0] > kernel[0] // 2 or padding[1] > kernel[1] // 2:
         raise ValueError(f"{op}: padding {_describe(padding)} must be at most half the kernel size {_describe(kernel)}")
     H, W = input.shape[-2:]
-    out_size = tuple(map(_output_length, (H, W), kernel, stride, padding, dilation, (ceil_mode, ceil_mode)))
+    out_size = tuple(map(output_length, (H, W), kernel, stride, padding, dilation, (ceil_mode, ceil_mode)))
     if min(out_size) <= 0:
         dilated = f" and dilation {_describe(dilation)}" if dilation != (1, 1) else ""
         raise ValueError(
@@ -502,7 +302,7 @@ def _adaptive_output_size(op, input, output_size):
         if len(output_size) != 2:
             raise ValueError(f"{op}: output_size must be an int or a pair, got {output_size!r}")
         output_size = tuple(input.shape[-2 + i] if s is None else s for i, s in enumerate(output_size))
-    out_size = _pair(output_size, "output_size", op)
+    out_size = pair(output_size, "output_size", op)
     if min(out_size) <= 0:
         raise ValueError(f"{op}: output_size must be positive, got {output_size!r}")
     return out_size
@@ -545,8 +345,8 @@ def max_pool2d(
         "max_pool2d", input, kernel_size, stride, padding, dilation, ceil_mode
     )
     plain_2x2 = kernel == stride == (2, 2) and padding == (0, 0) and dilation == (1, 1)
-    if plain_2x2 and not ceil_mode and not return_indices:  # the common case
-        return MaxPool2x2.apply(input)
+    if fast_kernels() and plain_2x2 and not ceil_mode and not return_indices:  # the common case
+        return MaxPool2x2.apply(input)  # the same numbers, faster: ops/fast/pooling.py
     return MaxPool2d.apply(
         input,
         kernel=kernel,
@@ -592,7 +392,8 @@ def avg_pool2d(
         if divisor_override == 0:
             raise ValueError(f"{op}: divisor_override must not be zero")
         divisor_override = int(divisor_override)
-    return AvgPool2d.apply(
+    AveragePool = SeparableAvgPool2d if fast_kernels() else AvgPool2d  # the same numbers; the first is faster
+    return AveragePool.apply(
         input,
         kernel=kernel,
         stride=stride,
@@ -624,7 +425,8 @@ def adaptive_avg_pool2d(input: Tensor, output_size):
         return mean(input, dim=(-2, -1), keepdim=True)  # global pooling: one reduction
     if H % OH == 0 and W % OW == 0:
         kernel = (H // OH, W // OW)
-        return AvgPool2d.apply(input, kernel=kernel, stride=kernel, padding=(0, 0), out_size=out_size)
+        AveragePool = SeparableAvgPool2d if fast_kernels() else AvgPool2d  # the same numbers; the first is faster
+        return AveragePool.apply(input, kernel=kernel, stride=kernel, padding=(0, 0), out_size=out_size)
     return AdaptiveAvgPool2dUneven.apply(input, out_size=out_size)
 
 

@@ -12,7 +12,7 @@ from ..autograd.function import Function
 from ..backend import get_array_module
 from ..tensor import Tensor, normalize_dim, raw_index
 from .elementwise import sum_to_shape
-from .layout import from_channels_last, is_channels_last
+from .fast.layout import from_channels_last, is_channels_last
 
 
 class Reshape(Function):

@@ -10,7 +10,6 @@ import pytest
 
 import minicnn
 import minicnn.nn.functional as F
-from minicnn import backend
 from minicnn.ops.fast import allocator
 from minicnn.ops.fast import conv as conv_module
 from minicnn.ops.fast.layout import from_channels_last, is_channels_last, to_channels_last

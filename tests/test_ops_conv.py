@@ -9,8 +9,8 @@ import minicnn
 import minicnn.nn.functional as F
 from minicnn.ops import conv as conv_module
 from minicnn.ops import im2col as im2col_module
-from minicnn.ops.fast import conv as fast_conv_module
 from minicnn.ops.conv import col2im, conv2d, im2col
+from minicnn.ops.fast import conv as fast_conv_module
 from tests.helpers import DEVICES, assert_close, compare_with_torch, gradcheck, require_torch, to_numpy
 
 # float32 against PyTorch: values are O(1) normals, outputs sums of <= 100 products (|y| up to ~30),

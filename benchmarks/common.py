@@ -72,15 +72,16 @@ def build_pair(name: str, batch: int = 64, image_size: int | None = None, seed: 
     return ours, theirs, x, y
 
 
-def minicnn_step(model, x, y, lr: float = 1e-3, device: str = "cpu"):
+def minicnn_step(model, x, y, lr: float = 1e-3, device: str = "cpu", textbook: bool = False):
     """A closure running one minicnn training step: forward, cross-entropy, backward, Adam (model, inputs
-    and optimizer state on ``device``)."""
+    and optimizer state on ``device``); with ``textbook``, every op through its textbook Function."""
     model.to(device)
     optimizer = minicnn.optim.Adam(model.parameters(), lr=lr)
     criterion = minicnn.nn.CrossEntropyLoss()
     inputs, targets = minicnn.tensor(x, device=device), minicnn.tensor(y, device=device)
     model.train()
 
+    @minicnn.textbook(textbook)
     def step():
         optimizer.zero_grad()
         loss = criterion(model(inputs), targets)
@@ -413,3 +414,46 @@ def fastest_products(calls, repeats: int = 5):
             total += times[layout]
             layouts[layout] = layouts.get(layout, 0) + 1
     return chosen, total, layouts
+
+
+def load_package_copy(source: str, alias: str = "minicnn_before"):
+    """Import another version of minicnn (a folder holding a ``minicnn`` package, e.g. from ``git worktree add``
+    or ``git archive``) under the name ``alias``, beside the current one, to time both in one process.
+    The package imports itself relatively only, so a copy under another name is a separate library."""
+    import importlib
+    import shutil
+    import tempfile
+
+    package = Path(source) / "minicnn" if (Path(source) / "minicnn").is_dir() else Path(source)
+    target = Path(tempfile.mkdtemp(prefix="minicnn-copy-"))
+    shutil.copytree(package, target / alias, ignore=shutil.ignore_patterns("__pycache__"))
+    sys.path.insert(0, str(target))
+    return importlib.import_module(alias)
+
+
+def library_step(library, name: str, torch_model, x, y, lr: float = 1e-3):
+    """One training step (as ``minicnn_step``) of network ``name`` built by ``library`` (minicnn or a copy of
+    another version of it) with ``torch_model``'s weights."""
+    ours_factory = {
+        "seed_cnn": lambda: library.models.SeedCNN(),
+        "lenet": lambda: library.models.LeNet(),
+        "inception": lambda: library.models.InceptionNet(),
+        "residual": lambda: library.models.ResidualNet(),
+        "keras_style": lambda: library.models.KerasStyleCNN(),
+        "vgg11_div8": lambda: library.models.VGG(11, width_divisor=8, input_size=x.shape[-1]),
+    }[name]
+    model = ours_factory()
+    model.load_state_dict(library.utils.from_torch(torch_model))
+    optimizer = library.optim.Adam(model.parameters(), lr=lr)
+    criterion = library.nn.CrossEntropyLoss()
+    inputs, targets = library.tensor(x), library.tensor(y)
+    model.train()
+
+    def step():
+        optimizer.zero_grad()
+        loss = criterion(model(inputs), targets)
+        loss.backward()
+        optimizer.step()
+        return loss
+
+    return step

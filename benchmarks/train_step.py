@@ -12,6 +12,9 @@ Sections (each prints a markdown table):
   5. time against image size, for the VGG (input sizes must be multiples of 32: 32, 64, 128, 224);
   6. (``--sections allocator``, not in the default set) minicnn alone in a process, without PyTorch,
      as shipped and with glibc's default allocator settings (``MINICNN_KEEP_MEMORY=0``);
+  8. (``--sections modes``, not in the default set) the default (fast) mode, the textbook mode
+     (``minicnn.textbook()``), PyTorch and, with ``--before DIR``, another version of minicnn (a folder with its
+     ``minicnn`` package, e.g. ``git worktree add /tmp/before <commit>``), all interleaved in one run;
   7. (``--sections floor``, not in the default set) every matrix product of a step (each conv's forward,
      dL/dW and dL/dx products and each linear layer's, each in the fastest of minicnn's layouts for it) run
      alone, against PyTorch's whole step: the time left for everything else, if minicnn is to match it.
@@ -43,6 +46,8 @@ from common import (
     environment_header,
     fastest_products,
     interleaved,
+    library_step,
+    load_package_copy,
     markdown_table,
     median_ms,
     minicnn_inference,
@@ -147,6 +152,32 @@ def section_training(networks, repeats, block, with_dezero):
         print(" | ".join(rows[-1]), flush=True)
     header = ["network", "minicnn ms", "PyTorch ms", "minicnn / PyTorch", "DeZero ms", "DeZero / minicnn"]
     return "### Training step (batch 64)\n\n" + markdown_table(header, rows)
+
+
+def section_modes(networks, repeats, block, before_dir):
+    """Fast mode, textbook mode, PyTorch and (optionally) an earlier minicnn, interleaved in one run."""
+    before = load_package_copy(before_dir) if before_dir else None
+    rows = []
+    for name in networks:
+        ours, theirs, x, y = build_pair(name)
+        textbook_model, _, _, _ = build_pair(name)
+        functions = {
+            "fast": minicnn_step(ours, x, y),
+            "textbook": minicnn_step(textbook_model, x, y, textbook=True),
+            "torch": torch_step(theirs, x, y),
+        }
+        if before is not None:
+            functions["before"] = library_step(before, name, theirs, x, y)
+        t = interleaved(functions, repeats=repeats, block_seconds=block)
+        before_cells = [f"{t['before']:.2f}", ratio(t["before"], t["torch"])] if before is not None else ["–", "–"]
+        rows.append(
+            [name, *before_cells, f"{t['fast']:.2f}", ratio(t["fast"], t["torch"]), f"{t['torch']:.2f}"]
+            + [f"{t['textbook']:.2f}", ratio(t["textbook"], t["fast"])]
+        )
+        print(" | ".join(rows[-1]), flush=True)
+    header = ["network", "before ms", "before / PyTorch", "fast ms", "fast / PyTorch", "PyTorch ms"]
+    header += ["textbook ms", "textbook / fast"]
+    return "### Training step (batch 64): before and after, fast and textbook modes\n\n" + markdown_table(header, rows)
 
 
 def section_floor(networks, repeats, block):
@@ -300,8 +331,9 @@ def main():
         "--sections",
         nargs="+",
         default=["training", "inference", "memory", "batch", "image"],
-        choices=["training", "inference", "memory", "batch", "image", "allocator", "floor"],
+        choices=["training", "inference", "memory", "batch", "image", "allocator", "floor", "modes"],
     )
+    parser.add_argument("--before", metavar="DIR", help="modes section: a folder with an earlier minicnn package")
     parser.add_argument("--batch-sizes", nargs="+", type=int, default=[16, 64, 256])
     parser.add_argument("--image-sizes", nargs="+", type=int, default=[32, 64, 128, 224])
     parser.add_argument("--image-batch", type=int, default=64, help="batch of the image-size section")
@@ -342,6 +374,8 @@ def main():
         tables.append(section_allocator(args.networks))
     if "floor" in sections:
         tables.append(section_floor(args.networks, repeats, block))
+    if "modes" in sections:
+        tables.append(section_modes(args.networks, repeats, block, args.before))
     print()
     print("\n\n".join(tables))
     print(f"\n({time.time() - started:.0f} s; {DISTURBANCE})")

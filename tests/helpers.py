@@ -62,6 +62,8 @@ def compare_with_torch(
     rtol=1e-4,
     device="cpu",
     seed=0,
+    upstream=None,
+    return_inputs=False,
 ):
     """Run ``our_fn`` and ``torch_fn`` on the same inputs; compare outputs and input gradients.
 
@@ -70,8 +72,11 @@ def compare_with_torch(
         arrays: NumPy arrays (or non-array values passed through unchanged) for both functions.
         grad_inputs: indices of the arrays that get a gradient (default: every float array).
         atol, rtol: tolerances for outputs and gradients.
+        device: where minicnn's tensors live (PyTorch's stay on the CPU).
+        upstream: the gradient fed to backward (an array, in any memory layout); default random normal.
+        return_inputs: also return minicnn's input tensors (to inspect their gradients).
     Returns:
-        (our_output, torch_output)
+        (our_output, torch_output), plus our inputs with ``return_inputs``
     """
     torch = require_torch()
     if grad_inputs is None:
@@ -79,8 +84,8 @@ def compare_with_torch(
     ours, theirs = [], []
     for i, a in enumerate(arrays):
         if isinstance(a, np.ndarray):
-            ours.append(minicnn.tensor(a, requires_grad=i in grad_inputs, device=device))
-            theirs.append(torch.tensor(a, requires_grad=i in grad_inputs))
+            ours.append(minicnn.tensor(a, requires_grad=i in grad_inputs, device=device))  # keeps a's layout
+            theirs.append(torch.tensor(np.ascontiguousarray(a), requires_grad=i in grad_inputs))
         else:
             ours.append(a)
             theirs.append(a)
@@ -90,13 +95,14 @@ def compare_with_torch(
     assert_close(our_out, torch_out, atol, rtol, name="forward")
     assert our_out.dtype == np.dtype(str(torch_out.dtype).replace("torch.", "")), "output dtype differs"
     if grad_inputs and torch_out.requires_grad:
-        upstream = np.random.default_rng(seed).standard_normal(torch_out.shape).astype(to_numpy(torch_out).dtype)
+        if upstream is None:
+            upstream = np.random.default_rng(seed).standard_normal(torch_out.shape).astype(to_numpy(torch_out).dtype)
         our_out.backward(minicnn.tensor(upstream, device=device))
-        torch_out.backward(torch.tensor(upstream))
+        torch_out.backward(torch.tensor(np.ascontiguousarray(upstream)))
         for i in grad_inputs:
             assert ours[i].grad is not None, f"input {i} got no gradient"
             assert_close(ours[i].grad, theirs[i].grad, atol, rtol, name=f"gradient of input {i}")
-    return our_out, torch_out
+    return (our_out, torch_out, ours) if return_inputs else (our_out, torch_out)
 
 
 def gradcheck(fn, arrays, grad_inputs=None, device=None, **kwargs):

@@ -13,9 +13,11 @@ import minicnn.nn.functional as F
 from minicnn.ops.fast import allocator
 from minicnn.ops.fast import conv as conv_module
 from minicnn.ops.fast.layout import from_channels_last, is_channels_last, to_channels_last
-from tests.helpers import DEVICES, assert_close, gradcheck, require_torch
+from tests.helpers import DEVICES, assert_close, compare_with_torch, gradcheck, require_torch
 
 ATOL, RTOL = 1e-4, 1e-4  # as tests/test_ops_conv.py: float32 sums of up to a few hundred products
+
+pytestmark = pytest.mark.usefixtures("fast_kernels_on")  # these are tests of the fast kernels
 
 
 def channels_last_copy(array):
@@ -25,24 +27,6 @@ def channels_last_copy(array):
 
 def in_layout(array, layout):
     return channels_last_copy(array) if layout == "channels_last" else np.ascontiguousarray(array)
-
-
-def run_both(our_fn, torch_fn, x, params, upstream, device="cpu"):
-    """Forward and backward in both libraries (ours on ``device``, PyTorch on the CPU): x (and params) get
-    gradients; returns ours and theirs."""
-    torch = require_torch()
-    ours_x = minicnn.tensor(x, requires_grad=True, device=device)
-    ours_params = [minicnn.tensor(p, requires_grad=True, device=device) for p in params]
-    theirs_x = torch.tensor(np.ascontiguousarray(x), requires_grad=True)
-    theirs_params = [torch.tensor(p, requires_grad=True) for p in params]
-    ours, theirs = our_fn(ours_x, *ours_params), torch_fn(theirs_x, *theirs_params)
-    assert_close(ours, theirs, ATOL, RTOL, name="forward")
-    ours.backward(minicnn.tensor(upstream, device=device))
-    theirs.backward(torch.tensor(np.ascontiguousarray(upstream)))
-    assert_close(ours_x.grad, theirs_x.grad, ATOL, RTOL, name="input gradient")
-    for ours_p, theirs_p in zip(ours_params, theirs_params):
-        assert_close(ours_p.grad, theirs_p.grad, ATOL, RTOL, name="parameter gradient")
-    return ours, ours_x
 
 
 # ---------------------------------------------------------------- the helpers themselves
@@ -117,13 +101,14 @@ def test_conv2d_every_path_and_layout_matches_torch(
     bias = rng.standard_normal(o).astype(np.float32)
     out_shape = torch.nn.functional.conv2d(torch.tensor(np.ascontiguousarray(x)), torch.tensor(weight), **options).shape
     upstream = in_layout(rng.standard_normal(tuple(out_shape)).astype(np.float32), upstream_layout)
-    run_both(
+    compare_with_torch(
         lambda x, w, b: F.conv2d(x, w, b, **options),
         lambda x, w, b: torch.nn.functional.conv2d(x, w, b, **options),
-        x,
-        [weight, bias],
-        upstream,
-        device,
+        [x, weight, bias],
+        atol=ATOL,
+        rtol=RTOL,
+        device=device,
+        upstream=upstream,
     )
 
 
@@ -191,8 +176,14 @@ def test_max_pool_2x2_matches_torch_in_both_layouts_with_ties(device, size, inpu
     x = in_layout(x, input_layout)
     out_shape = (2, 3, size[0] // 2, size[1] // 2)
     upstream = in_layout(rng.standard_normal(out_shape).astype(np.float32), upstream_layout)
-    y, _ = run_both(
-        lambda t: F.max_pool2d(t, 2), lambda t: torch.nn.functional.max_pool2d(t, 2), x, [], upstream, device
+    y, _ = compare_with_torch(
+        lambda t: F.max_pool2d(t, 2),
+        lambda t: torch.nn.functional.max_pool2d(t, 2),
+        [x],
+        atol=ATOL,
+        rtol=RTOL,
+        device=device,
+        upstream=upstream,
     )
     assert is_channels_last(y.array) == (input_layout == "channels_last")  # the layout is passed on
 
@@ -225,13 +216,14 @@ def test_avg_pool_matches_torch_in_both_layouts(device, case, input_layout, upst
     x = in_layout(rng.standard_normal((2, 3, 7, 6)).astype(np.float32), input_layout)
     out_shape = tuple(torch.nn.functional.avg_pool2d(torch.zeros(x.shape), **args).shape)
     upstream = in_layout(rng.standard_normal(out_shape).astype(np.float32), upstream_layout)
-    y, _ = run_both(
+    y, _ = compare_with_torch(
         lambda t: F.avg_pool2d(t, **args),
         lambda t: torch.nn.functional.avg_pool2d(t, **args),
-        x,
-        [],
-        upstream,
-        device,
+        [x],
+        atol=ATOL,
+        rtol=RTOL,
+        device=device,
+        upstream=upstream,
     )
     assert is_channels_last(y.array) == (input_layout == "channels_last")  # the layout is passed on
 
@@ -261,13 +253,14 @@ def test_batch_norm_on_channels_last_input_matches_torch(device, training, upstr
     ]
     theirs_stats = [torch.tensor(np.array(s)) for s in ours_stats]
     upstream = in_layout(rng.standard_normal(x.shape).astype(np.float32), upstream_layout)
-    y, _ = run_both(
+    y, _ = compare_with_torch(
         lambda t, w, b: F.batch_norm(t, *ours_stats, w, b, training=training),
         lambda t, w, b: torch.nn.functional.batch_norm(t, *theirs_stats, w, b, training=training),
-        x,
-        [weight, bias],
-        upstream,
-        device,
+        [x, weight, bias],
+        atol=ATOL,
+        rtol=RTOL,
+        device=device,
+        upstream=upstream,
     )
     assert is_channels_last(y.array)
     for ours, theirs in zip(ours_stats, theirs_stats):

@@ -218,7 +218,7 @@ def test_reference_layers_match_torch(shape, options, device):
 @pytest.mark.parametrize(
     "options", [dict(), dict(stride=2), dict(stride=(1, 3), dilation=2), dict(groups=2), dict(padding="same")]
 )
-def test_pointwise_path_matches_torch_without_im2col(options, device, monkeypatch):
+def test_pointwise_path_matches_torch_without_im2col(options, device, monkeypatch, fast_kernels_on):
     def no_im2col(*args, **kwargs):
         raise AssertionError("the 1x1 path must not build columns")
 
@@ -294,7 +294,7 @@ def test_dtype_is_kept_forward_and_backward(dtype, kernel):
         assert tensor.grad.array.dtype == dtype
 
 
-def test_columns_are_kept_only_when_the_weight_needs_a_gradient():
+def test_columns_are_kept_only_when_the_weight_needs_a_gradient(fast_kernels_on):
     arrays = conv_arrays(np.random.default_rng(11), 2, 2, 5, 5, 3, 3, 3, bias=False)
     x = minicnn.tensor(arrays[0], requires_grad=True)
     frozen_w = minicnn.tensor(arrays[1])

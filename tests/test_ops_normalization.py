@@ -136,11 +136,20 @@ def test_matches_torch_forward_backward_and_running_stats(
     upstream = rng.standard_normal(shape).astype(np.float32)
     our_y.backward(minicnn.tensor(upstream))
     torch_y.backward(torch.tensor(upstream))
+    # the exact answer: PyTorch in float64 on the same float32 data. With 2 values per channel dL/dx is a
+    # difference of nearly equal terms, and PyTorch's own float32 result is then off by more than the bounds
+    # below: a result closer to the exact one than PyTorch's float32 result passes too (the textbook mode's).
+    vectors64 = [v.astype(np.float64) for v in vectors]
+    _, (exact_y, exact, _) = run_both(x.astype(np.float64), vectors64, training, affine, momentum, eps, steps=3)
+    exact_y.backward(torch.tensor(upstream.astype(np.float64)))
     for i in range(3 if affine else 1):
         assert ours[i].grad is not None and ours[i].grad.dtype == np.float32
         # dx is scaled by 1/std, so compare relative to its size
         scale = max(1.0, float(np.abs(to_numpy(theirs[i].grad)).max()))
-        assert_close(ours[i].grad, theirs[i].grad, atol=2e-5 * scale, rtol=1e-4, name=f"gradient of input {i}")
+        our_grad, torch_grad, exact_grad = (to_numpy(t[i].grad) for t in (ours, theirs, exact))
+        within = np.abs(our_grad - torch_grad) <= 2e-5 * scale + 1e-4 * np.abs(torch_grad)
+        closer = np.abs(our_grad - exact_grad) <= np.abs(torch_grad - exact_grad) + 1e-6 * scale
+        assert (within | closer).all(), f"gradient of input {i}: {our_grad} vs PyTorch {torch_grad}, exact {exact_grad}"
 
 
 @pytest.mark.parametrize("device", DEVICES)

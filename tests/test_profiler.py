@@ -49,7 +49,7 @@ def test_ops_without_grad_are_counted_but_have_no_backward():
     assert prof.stats["Exp"].forward_calls == 1 and prof.stats["Exp"].backward_calls == 0
 
 
-def test_op_times_add_up_to_about_the_wall_time():
+def test_op_times_add_up_to_about_the_wall_time(fast_kernels_on):
     """A conv-heavy training step spends most of its time inside ops."""
     rng = np.random.default_rng(0)
     x = minicnn.tensor(rng.standard_normal((16, 8, 32, 32)).astype(np.float32))

@@ -40,21 +40,23 @@ class Conv2d(Function):
         y = weight_rows @ columns  # (N, G, O/G, OH*OW): the matrix product, for every image at once
         if bias is not None:
             y += bias.reshape(G, O // G, 1)
-        ctx.save_for_backward(columns, weight)  # dL/dW needs the columns, dL/dcolumns the weights
-        ctx.x_shape, ctx.has_bias, ctx.geometry = x.shape, bias is not None, (stride, padding, dilation)
+        # dL/dW needs the columns (large: kept only for a weight that wants a gradient), dL/dcolumns the weights
+        ctx.save_for_backward(columns if ctx.needs_input_grad[1] else None, weight)
+        ctx.x_shape, ctx.has_bias, ctx.geometry = x.shape, bias is not None, (stride, padding, dilation, G)
         return y.reshape(N, O, OH, OW)
 
     @staticmethod
     def backward(ctx, grad_y):
         columns, weight = ctx.saved_tensors
-        (N, O, OH, OW), (_, C_per_group, KH, KW), G = grad_y.shape, weight.shape, columns.shape[1]
-        stride, padding, dilation = ctx.geometry
+        (N, O, OH, OW), (_, C_per_group, KH, KW) = grad_y.shape, weight.shape
+        stride, padding, dilation, G = ctx.geometry
         grad_rows = grad_y.reshape(N, G, O // G, OH * OW)  # dL/dy, laid out like the product's output
         grad_x = grad_weight = grad_bias = None
         if ctx.needs_input_grad[0]:  # dL/dcolumns = W^T @ dL/dy, then back onto the pixels they came from
             weight_rows = weight.reshape(G, O // G, C_per_group * KH * KW)
             grad_columns = weight_rows.swapaxes(1, 2) @ grad_rows  # (N, G, K, OH*OW)
-            grad_x = col2im(grad_columns.reshape(N, -1, KH, KW, OH, OW), ctx.x_shape, stride, padding, dilation)
+            grad_columns = grad_columns.reshape(N, G * C_per_group, KH, KW, OH, OW)
+            grad_x = col2im(grad_columns, ctx.x_shape, stride, padding, dilation)
         if ctx.needs_input_grad[1]:  # dL/dW = dL/dy @ columns^T, summed over the images
             grad_weight = (grad_rows @ columns.swapaxes(2, 3)).sum(axis=0).reshape(weight.shape)
         if ctx.has_bias and ctx.needs_input_grad[2]:  # each bias was added at every pixel of its channel

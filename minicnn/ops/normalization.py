@@ -67,14 +67,15 @@ class BatchNorm(Function):
     def backward(ctx, dy):
         x_hat, std, weight = ctx.saved_tensors
         xp, axes, channel = get_array_module(dy), ctx.axes, ctx.channel
-        g = 1.0 if weight is None else weight.reshape(channel)
+        g_over_std = (std if weight is None else std / weight).reshape(channel)  # g / std is 1 / (std / g)
+        g_over_std = (1 / g_over_std).astype(dy.dtype)  # the per-channel factors in dy's dtype, as PyTorch's
         grad_x = grad_weight = grad_bias = None
         if ctx.needs_input_grad[0] and ctx.training:
-            mean_dy = dy.mean(axis=axes, keepdims=True, dtype=xp.float64)
-            mean_dy_xhat = (dy * x_hat).mean(axis=axes, keepdims=True, dtype=xp.float64)
-            grad_x = (g / std.reshape(channel)) * (dy - mean_dy - x_hat * mean_dy_xhat)
+            mean_dy = dy.mean(axis=axes, keepdims=True, dtype=xp.float64).astype(dy.dtype)
+            mean_dy_xhat = (dy * x_hat).mean(axis=axes, keepdims=True, dtype=xp.float64).astype(dy.dtype)
+            grad_x = g_over_std * (dy - mean_dy - x_hat * mean_dy_xhat)
         elif ctx.needs_input_grad[0]:
-            grad_x = (g / std.reshape(channel)) * dy
+            grad_x = g_over_std * dy
         if ctx.needs_input_grad[1]:
             grad_weight = (dy * x_hat).sum(axis=axes, dtype=xp.float64)
         if ctx.needs_input_grad[2]:

@@ -12,6 +12,7 @@ import minicnn
 import minicnn.models as models
 import minicnn.nn.functional as F
 from minicnn import autograd, viz
+from minicnn.viz import autograd_graph
 
 pytest.importorskip("matplotlib")  # an optional dependency: pip install "minicnn[plot]"
 
@@ -99,7 +100,7 @@ def test_graph_renders_with_dot_or_says_how_to_install_it(tmp_path, monkeypatch)
         svg = g.render(tmp_path / "graph.svg").read_text()
         assert "<svg" in svg and "Conv2d" in svg
         assert_real_png(g.render(tmp_path / "graph.png"))
-    monkeypatch.setattr(viz.shutil, "which", lambda name: None)
+    monkeypatch.setattr(autograd_graph.shutil, "which", lambda name: None)
     with pytest.raises(viz.GraphvizNotFoundError, match="apt-get install graphviz"):
         g.render(tmp_path / "missing.svg")
     assert g._repr_svg_() is None
@@ -204,6 +205,6 @@ def test_im2col_demo_is_the_convolution(tmp_path):
 def test_missing_matplotlib_says_how_to_install(monkeypatch):
     for name in ("matplotlib", "matplotlib.figure", "matplotlib.backends.backend_agg"):
         monkeypatch.setitem(sys.modules, name, None)  # makes `import matplotlib...` raise ImportError
-    with pytest.raises(ImportError, match=r'pip install "minicnn\[plot\]"'):
+    with pytest.raises(ImportError, match=r'pip install "\.\[plot\]"'):
         viz.filters(minicnn.nn.Conv2d(1, 2, 3))
     assert "3x3 convolution" in str(viz.im2col_demo())  # the text needs no matplotlib

@@ -151,7 +151,8 @@ class Tensor:
 
     Attributes:
         array: the raw NumPy or CuPy array holding the values.
-        grad: the accumulated gradient (a Tensor) after ``backward()``; kept on leaves only.
+        grad: the accumulated gradient (a Tensor) after ``backward()``; kept on leaves, and on non-leaves
+            that called ``retain_grad()``.
         grad_fn: the graph node that produced this tensor (None for leaves).
         requires_grad: whether gradients should be computed for this tensor.
     """
@@ -216,6 +217,30 @@ class Tensor:
     @property
     def is_leaf(self) -> bool:
         return self.grad_fn is None
+
+    _retains_grad = False  # set by retain_grad() on a non-leaf (a class default: _from_op stays lean)
+
+    @property
+    def retains_grad(self) -> bool:
+        """True for a non-leaf whose ``.grad`` is kept by backward (after ``retain_grad()``); False on leaves."""
+        return self._retains_grad
+
+    def retain_grad(self) -> None:
+        """Keep this non-leaf tensor's gradient in ``.grad`` after ``backward()``; a no-op on a leaf.
+
+        Backward passes an intermediate's gradient on and drops it; only leaves keep ``.grad``. Code written
+        for PyTorch (Grad-CAM, for one) calls ``activation.retain_grad()`` and then reads ``activation.grad``.
+        As on leaves, the gradients of several backward passes add up.
+        """
+        if not self._requires_grad:
+            raise RuntimeError("retain_grad(): can't retain the gradient of a tensor that has requires_grad=False")
+        if self.grad_fn is None:
+            return  # a leaf keeps its gradient anyway
+        self._retains_grad = True
+        if self.grad_fn.retained_outputs is None:
+            self.grad_fn.retained_outputs = {}
+        # a weak reference: the graph must not keep the tensor alive (nor make a cycle through it)
+        self.grad_fn.retained_outputs[self._output_index] = weakref.ref(self)
 
     @property
     def data(self) -> Tensor:
@@ -491,6 +516,9 @@ class Tensor:
             after = ops.shape.setitem(before, index, value)
             self.array, self.grad_fn, self._output_index = after.array, after.grad_fn, after._output_index
             self._requires_grad = True
+            if self._retains_grad:  # keep the gradient of the value after the assignment, as PyTorch does
+                del before.grad_fn.retained_outputs[before._output_index]
+                self.retain_grad()
             return
         value = value.array if isinstance(value, Tensor) else value
         self.array[_raw_index(index)] = value
@@ -912,6 +940,7 @@ class Context:
     """
 
     released = False
+    retained_outputs = None  # {output index: weakref to the Tensor} for outputs that called retain_grad()
 
     def __init__(self, function):
         self.function = function
@@ -1060,6 +1089,11 @@ def run_backward(root: Tensor, root_grad, retain_graph: bool = False) -> None:
         output_grads = pending.pop(node, None)
         if output_grads is None:
             continue
+        if node.retained_outputs:  # non-leaf outputs that asked to keep their gradient (Tensor.retain_grad)
+            for i, tensor_ref in node.retained_outputs.items():
+                tensor = tensor_ref()
+                if tensor is not None and output_grads[i] is not None:
+                    accumulate_into_leaf(tensor, output_grads[i])
         for i, (shape, dtype) in enumerate(node.output_meta):
             if output_grads[i] is None:  # an output nobody used: its gradient is zero
                 xp = get_array_module(*[g for g in output_grads if g is not None])

@@ -53,16 +53,14 @@ def _targets(target, logits: Tensor, caller: str) -> np.ndarray:
     t = _to_numpy(target) if isinstance(target, Tensor) else np.asarray(target)
     if t.dtype.kind not in "iu":
         raise TypeError(f"{caller}: target must be integer class indices, got dtype {t.dtype} ({target!r})")
-    if t.ndim == 0:
-        t = np.full(n, int(t))
-    if t.shape != (n,):
+    if t.ndim != 0 and t.shape != (n,):
         raise ValueError(
             f"{caller}: target must be one class index or one per image, shape ({n},); got shape {t.shape}"
         )
-    bad = t[(t < 0) | (t >= classes)]
+    bad = np.unique(t[(t < 0) | (t >= classes)])
     if bad.size:
         raise ValueError(f"{caller}: target {bad.tolist()} out of range for a model with {classes} classes")
-    return t.astype(np.int64)
+    return np.broadcast_to(t, (n,)).astype(np.int64)
 
 
 def _backward_from_scores(logits: Tensor, targets: np.ndarray) -> None:

@@ -15,7 +15,7 @@ Run:
     python examples/inspect_cnn.py --out inspect_out
     python examples/inspect_cnn.py --out /tmp/smoke --max-steps 5     # a smoke run, a few seconds
 
-Needs matplotlib for the pictures: pip install "minicnn[plot]".
+Needs matplotlib for the pictures: pip install ".[plot]" in the checkout.
 """
 
 from __future__ import annotations

@@ -10,9 +10,7 @@ import numpy as np
 from .. import backend
 from ..autograd import Tensor
 
-PLOT_INSTALL_HINT = (
-    'pip install ".[plot]" in a checkout, pip install "minicnn[plot]" from PyPI, or pip install matplotlib'
-)
+PLOT_INSTALL_HINT = 'pip install ".[plot]" in a checkout of minicnn (or pip install matplotlib)'
 
 
 # ---------------------------------------------------------------- matplotlib, imported on first use

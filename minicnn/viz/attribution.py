@@ -171,19 +171,25 @@ def grad_cam(model: nn.Module, layer, x, target=None, path=None) -> np.ndarray:
 
 
 def _draw(images, maps, targets, path, caller: str, overlay: bool, layer_name: str = "", columns: int = 8):
-    """Images on top, maps below (saliency in 'hot'); Grad-CAM's map over its image, stretched to the image."""
+    """Images on top, maps below: saliency in 'hot', Grad-CAM in 'jet' stretched over its image.
+
+    Each map is divided by its own maximum, so 0 keeps its colour (black for saliency, dark blue for
+    Grad-CAM: no evidence) and the brightest pixel of each map is 1.
+    """
     n = min(len(images), columns)
-    figure = _new_figure(caller, 1.4 * n + 0.2, 3.2)
+    figure = _new_figure(caller, 1.4 * n + 0.2, 3.3)
     for k in range(n):
         image = images[k]
         image = _normalize(image[0] if image.shape[0] == 1 else image.transpose(1, 2, 0))
-        _show(figure.add_subplot(2, n, k + 1), image, f"class {targets[k]}")
+        _show(figure.add_subplot(2, n, k + 1), image, f"for class {targets[k]}")
+        peak = float(maps[k].max())
+        scaled = maps[k] / peak if peak > 0 else np.zeros_like(maps[k])
         axes = figure.add_subplot(2, n, n + k + 1)
-        if overlay:  # the map stretched over the whole image: bilinear upsampling from (h, w) to (H, W)
+        if overlay:  # the (h, w) map stretched over the (H, W) image, bilinear
             height, width = image.shape[:2]
             _show(axes, image)
             axes.imshow(
-                _normalize(maps[k]),
+                scaled,
                 cmap="jet",
                 alpha=0.5,
                 vmin=0,
@@ -192,13 +198,14 @@ def _draw(images, maps, targets, path, caller: str, overlay: bool, layer_name: s
                 extent=(-0.5, width - 0.5, height - 0.5, -0.5),
             )
         else:
-            axes.imshow(_normalize(maps[k]), cmap="hot", vmin=0, vmax=1, interpolation="nearest")
+            axes.imshow(scaled, cmap="hot", vmin=0, vmax=1, interpolation="nearest")
             axes.set_xticks([])
             axes.set_yticks([])
+        axes.set_xlabel(f"max {peak:.2g}", fontsize=7)
         if k == 0:
             axes.set_ylabel(f"Grad-CAM {layer_name}" if overlay else "saliency", fontsize=8)
     figure.suptitle(
-        f"Grad-CAM at {layer_name}: red = evidence for the class"
+        f"Grad-CAM at {layer_name} {_shape_text(maps.shape[1:])}: red = evidence for the class, blue = none"
         if overlay
         else "saliency |d score / d pixel|: bright = the score is sensitive to that pixel",
         fontsize=8,

@@ -62,27 +62,37 @@ def im2col_demo(
     path=None,
     draw: bool | None = None,
 ) -> Im2colDemo:
-    """Show, on a tiny example, how a convolution becomes one matrix product (im2col + GEMM).
+    """Show, on a tiny example, how a convolution becomes one matrix product (im2col, then one GEMM).
 
-    The input holds 1, 2, 3, ... so every number can be traced to its pixel. Filter 0 is a vertical-edge
-    detector (-1 left column, +1 right column), filter 1 sums its window; any further filters have random
-    weights in {-1, 0, 1}. The steps are those of ``minicnn.ops.conv.Conv2d.forward``:
+    What it computes: a batch of one image (N = 1) of C channels, H = W = ``input_size``, holding 1, 2, 3,
+    ... in reading order (channel after channel), so every number can be traced to its pixel; O filters
+    of KH = KW = ``kernel_size``, no bias. Filter 0 is a vertical-edge detector (-1 in its left column,
+    +1 in its right, 0 between), filter 1 sums its window (all ones), any further filters have random
+    weights in {-1, 0, 1} (seed 0). The steps are the textbook convolution's (``minicnn.ops.conv.im2col``
+    and one matrix product), without the bias row and the channels-last layout of the fast path:
 
-    1. ``im2col`` copies every KH x KW window into a column: (C*KH*KW, OH*OW).
-    2. The weight, reshaped to (O, C*KH*KW), multiplies the columns: one GEMM gives (O, OH*OW).
-    3. That is the output (N, O, OH, OW) after a reshape.
+    1. pad the input by ``padding`` zeros per side, then ``im2col`` copies every KH x KW window (taken
+       every ``stride`` pixels) into a column: (C*KH*KW, OH*OW), column p the window of output position p
+       in reading order;
+    2. the weight, unrolled to rows (O, C*KH*KW), times the columns: one matrix product, (O, OH*OW);
+    3. reshaped, that is the output (N, O, OH, OW). It is checked against ``F.conv2d`` (a RuntimeError is
+       raised if they ever differed).
 
-    The result is checked against ``F.conv2d`` (a RuntimeError is raised if they ever differed).
+    What it prints (``str(demo)``): the input, the columns, the weight rows, the product, the check, and
+    the number of multiply-adds. What it draws (``path``/``draw``): four panels of coloured cells, numbers
+    written in when a matrix has at most 200 entries: the first input channel (with its zero padding, if
+    any) with the window of column 0 outlined; the columns with column 0 outlined; the weight rows; their
+    product, one row per filter, which is the output.
 
     Args:
         input_size: H = W of the input; kernel_size: KH = KW.
         in_channels, out_channels: C and O. stride, padding: as in ``F.conv2d``.
-        path: save the drawing (input, columns, weight rows, product) as a PNG here.
+        path: save the drawing as a PNG here.
         draw: make the figure (needs matplotlib); default True when ``path`` is given.
 
     Returns:
-        An ``Im2colDemo``: ``print(demo)`` prints the walk-through; ``demo.columns``, ``demo.weight_rows``,
-        ``demo.product`` and ``demo.output`` hold the matrices.
+        An ``Im2colDemo``: ``print(demo)`` prints the walk-through; ``demo.x``, ``demo.weight``,
+        ``demo.columns``, ``demo.weight_rows``, ``demo.product`` and ``demo.output`` hold the arrays.
     """
     from ..nn import functional as F
     from ..ops.conv import im2col
@@ -156,7 +166,8 @@ def im2col_demo(
         _draw_matrix(
             figure.add_subplot(grid[0]),
             x_padded[0, 0],
-            f"input (padded) {x_padded.shape[-2]}x{x_padded.shape[-1]}\nfirst window outlined",
+            f"input {x_padded.shape[-2]}x{x_padded.shape[-1]}{f' (padding {P})' if P else ''}"
+            "\ncolumn 0's window outlined",
             highlight=(0, 0, K, K),
         )
         _draw_matrix(

@@ -13,7 +13,7 @@ from ._plot import _mosaic, _new_figure, _normalize, _save, _shape_text, _show, 
 
 
 def filters(conv, path=None, max_out: int = 64, max_in: int = 16, columns: int | None = None):
-    """Draw the kernels of a conv layer, one small image per kernel, each stretched to its own range.
+    """Draw the kernels of a conv layer, one small image per kernel, each scaled by its own largest weight.
 
     What a tile is depends on the input channels each output channel sees (C_in/groups):
 
@@ -23,7 +23,9 @@ def filters(conv, path=None, max_out: int = 64, max_in: int = 16, columns: int |
     - otherwise: a grid with a row per output channel and a column per input channel, one tile per
       (out, in) kernel slice (at most ``max_out`` rows and ``max_in`` columns).
 
-    Light is positive weight, dark negative; each tile is stretched from its minimum to its maximum.
+    Grey tiles keep the sign: mid-grey is 0, white the kernel's largest positive weight, black its largest
+    negative one (each tile divided by its own largest absolute weight; the colour bar says so). RGB tiles
+    are stretched from their minimum to their maximum.
 
     Args:
         conv: an ``nn.Conv2d``, or a weight tensor/array of shape (O, C/groups, KH, KW).
@@ -44,7 +46,7 @@ def filters(conv, path=None, max_out: int = 64, max_in: int = 16, columns: int |
     shown = weight[:max_out]
     if in_channels in (1, 3):
         if in_channels == 1:
-            tiles = [_normalize(kernel[0]) for kernel in shown]
+            tiles = [_signed(kernel[0]) for kernel in shown]
         else:
             tiles = [_normalize(kernel.transpose(1, 2, 0)) for kernel in shown]  # (KH, KW, 3) as RGB
         columns = columns or (-(-len(tiles) // 2) if len(tiles) <= 8 else int(np.ceil(np.sqrt(len(tiles)))))
@@ -52,14 +54,33 @@ def filters(conv, path=None, max_out: int = 64, max_in: int = 16, columns: int |
     else:
         shown = shown[:, :max_in]
         columns = shown.shape[1]
-        tiles = [_normalize(kernel_slice) for kernel in shown for kernel_slice in kernel]
+        tiles = [_signed(kernel_slice) for kernel in shown for kernel_slice in kernel]
         title = f"filters {tuple(weight.shape)}\nrow: output channel, column: input channel"
     image = _mosaic(tiles, columns)
     inch_per_pixel = min(0.25, 6.0 / max(image.shape[:2]))  # the longer side at most 6 inches
-    figure = _new_figure("filters", max(4.0, image.shape[1] * inch_per_pixel), image.shape[0] * inch_per_pixel + 0.7)
-    _show(figure.add_subplot(1, 1, 1), image, title)
+    legend = 1.3 if in_channels != 3 else 0.0  # room for the colour bar and its label
+    width = max(4.0, image.shape[1] * inch_per_pixel) + legend
+    figure = _new_figure("filters", width, image.shape[0] * inch_per_pixel + 0.7)
+    axes = figure.add_subplot(1, 1, 1)
+    _show(axes, image, title)
+    if in_channels != 3:  # the sign legend: what black, grey and white mean
+        from matplotlib.cm import ScalarMappable
+        from matplotlib.colors import Normalize
+
+        bar = figure.colorbar(
+            ScalarMappable(Normalize(-1, 1), "gray"), ax=axes, fraction=0.04, pad=0.03, ticks=[-1, 0, 1]
+        )
+        bar.ax.set_yticklabels(["-max", "0", "+max"], fontsize=7)
+        bar.set_label("weight / its kernel's\nlargest |weight|", fontsize=7)
+    figure.tight_layout()
     _save(figure, path)
     return figure
+
+
+def _signed(kernel: np.ndarray) -> np.ndarray:
+    """A kernel mapped to [0, 1] with 0 at 0.5: divided by its largest absolute weight (all zero: grey)."""
+    peak = float(np.abs(kernel).max())
+    return 0.5 + 0.5 * kernel.astype(np.float64) / peak if peak > 0 else np.full(kernel.shape, 0.5)
 
 
 # ---------------------------------------------------------------- activations and feature maps

@@ -8,7 +8,7 @@ import pytest
 import minicnn
 from minicnn import models, viz
 from minicnn.utils import from_torch
-from tests.helpers import require_torch
+from tests.helpers import DEVICES, require_torch
 
 
 def twin_pair(name, seed=0):
@@ -167,3 +167,24 @@ def test_attribution_errors():
     assert all(p.requires_grad for p in model.parameters()) and model.training  # restored after the errors
     one = viz.saliency(model, x[0])  # one image (C, H, W) is a batch of one
     assert one.shape == (1, 28, 28)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_attribution_and_maximize_run_where_the_model_is(device):
+    """On the GPU (CuPy) the maps and the class image equal the CPU's; inputs may come from either device."""
+    minicnn.manual_seed(0)
+    cpu_model = models.SeedCNN()
+    model = models.SeedCNN()
+    model.load_state_dict(cpu_model.state_dict())
+    model.to(device)
+    x, labels = digits(2)
+    images = minicnn.tensor(x.astype(np.float32)).to(device)
+    np.testing.assert_allclose(viz.saliency(model, images, labels), viz.saliency(cpu_model, x, labels), rtol=1e-4)
+    np.testing.assert_allclose(
+        viz.grad_cam(model, "layer1.2", x, labels), viz.grad_cam(cpu_model, "layer1.2", x, labels), rtol=1e-4, atol=1e-7
+    )
+    np.testing.assert_allclose(
+        viz.maximize_activation(model, "fc", 3, (1, 28, 28), steps=6),
+        viz.maximize_activation(cpu_model, "fc", 3, (1, 28, 28), steps=6),
+        atol=1e-4,
+    )

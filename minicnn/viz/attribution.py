@@ -114,6 +114,11 @@ def grad_cam(model: nn.Module, layer, x, target=None, path=None) -> np.ndarray:
     the units of ``alpha * A``, comparable between images of one model and layer. A late conv layer
     gives coarse but class-specific maps; an early one gives sharp maps of edges.
 
+    One difference from PyTorch to know: there, a layer followed by ``ReLU(inplace=True)`` (as in VGG)
+    has its output overwritten by the ReLU, so a hook on it sees the ReLU's output and its gradient.
+    minicnn's ReLU never writes in place, so ``grad_cam`` explains the layer's own output; to get what
+    PyTorch code gets there, name the ReLU as ``layer``.
+
     Args:
         model: a network returning class scores (N, classes).
         layer: the layer to explain: its name (``"layer1.3"``, ``"conv2"``) or the module itself. Its

@@ -11,6 +11,18 @@ from minicnn.utils.data import DataLoader, random_split
 from minicnn.vision import datasets
 
 FASHION_MNIST_DEBIAN = "/usr/share/datasets/fashion-mnist"  # `apt-get install dataset-fashion-mnist`
+PLOT_HINT = 'pip install ".[plot]" in the minicnn checkout (or pip install matplotlib)'
+
+
+def positive_int(text: str) -> int:
+    """An argparse type: a whole number >= 1 (so `--epochs 0` is a usage error, not a traceback later)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
 
 
 def parser(
@@ -18,13 +30,15 @@ def parser(
 ) -> argparse.ArgumentParser:
     """The flags of the PyTorch MNIST example, plus data selection, outputs and smoke-run limits."""
     p = argparse.ArgumentParser(description=description)
-    p.add_argument("--batch-size", type=int, default=batch_size, help=f"training batch size (default {batch_size})")
-    p.add_argument("--test-batch-size", type=int, default=1000, help="evaluation batch size (default 1000)")
-    p.add_argument("--epochs", type=int, default=epochs, help=f"number of epochs (default {epochs})")
+    p.add_argument(
+        "--batch-size", type=positive_int, default=batch_size, help=f"training batch size (default {batch_size})"
+    )
+    p.add_argument("--test-batch-size", type=positive_int, default=1000, help="evaluation batch size (default 1000)")
+    p.add_argument("--epochs", type=positive_int, default=epochs, help=f"number of epochs (default {epochs})")
     p.add_argument("--lr", type=float, default=lr, help=f"learning rate (default {lr})")
     p.add_argument("--no-cuda", action="store_true", help="train on the CPU even if a GPU is available")
     p.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
-    p.add_argument("--log-interval", type=int, default=50, help="batches between log lines (default 50)")
+    p.add_argument("--log-interval", type=positive_int, default=50, help="batches between log lines (default 50)")
     p.add_argument(
         "--data",
         choices=["auto", "sample", "mnist", "fashion-mnist"],
@@ -46,13 +60,17 @@ def parser(
         "--plot",
         nargs="?",
         const=f"{name}_curves.png",
-        default=f"{name}_curves.png",
+        default=None,
         metavar="PATH",
-        help=f"where to save accuracy and loss curves (default {name}_curves.png; '' = don't)",
+        help=f"where to save the loss and accuracy curves, training and test (default {name}_curves.png "
+        "when matplotlib is installed; '' = don't)",
     )
-    p.add_argument("--max-steps", type=int, default=None, help="stop after this many training steps (smoke runs)")
+    p.add_argument(
+        "--max-steps", type=positive_int, default=None, help="stop after this many training steps (smoke runs)"
+    )
     p.add_argument("--dry-run", action="store_true", help="one training step and one evaluation, then stop")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.set_defaults(default_plot=f"{name}_curves.png")  # where curves go when --plot is not given
     return p
 
 
@@ -104,33 +122,56 @@ def loaders(args, train_set, test_set, validation_fraction: float = 0.0):
     return train_loader, test_loader, val_loader
 
 
+def _eval_every(steps: int, epochs: int) -> int | None:
+    """Below two epochs the curves are drawn per step: evaluate about 10 times along the run."""
+    return max(1, steps // 10) if epochs < 2 else None
+
+
 def train_and_report(model, optimizer, args, train_loader, test_loader, val_loader=None, scheduler=None):
-    """fit, then print the test loss and accuracy and save the weights and curves; returns the History."""
+    """fit, then print the test loss and accuracy and save the weights and curves; returns the History.
+
+    The curves show training next to held-out data on the same axes: the validation split when the example
+    makes one, else the test set (evaluated after every epoch, as the reference notes plot it).
+    """
     max_steps = 1 if args.dry_run else args.max_steps
+    epochs = 1 if args.dry_run else args.epochs
+    held_out, held_out_name = (val_loader, "validation") if val_loader is not None else (test_loader, "test")
+    steps = epochs * len(train_loader) if max_steps is None else min(max_steps, epochs * len(train_loader))
     history = minicnn.fit(
         model,
         train_loader,
         optimizer=optimizer,
-        epochs=1 if args.dry_run else args.epochs,
-        val_loader=val_loader,
+        epochs=epochs,
+        val_loader=held_out,
         scheduler=scheduler,
         device=device_of(args),
         progress=not args.no_progress,
         max_steps=max_steps,
         log_interval=args.log_interval,
+        eval_every=_eval_every(steps, epochs),
     )
     test_loss, test_accuracy = minicnn.evaluate(model, test_loader)
     print(f"Test set: average loss {test_loss:.4f}, accuracy {100 * test_accuracy:.2f}%")
     if args.save_model:
         minicnn.save(model.state_dict(), args.save_model)
         print(f"Saved the weights to {args.save_model}")
-    if args.plot:
-        try:
-            history.plot(args.plot)
-            print(f"Saved the accuracy and loss curves to {args.plot}")
-        except ImportError as error:
-            print(f"Curves not saved: {error}")
+    plot_curves(history, args, held_out_name)
     return history
+
+
+def plot_curves(history, args, held_out_name: str) -> None:
+    """Save the curves to --plot; without --plot, to the default path if matplotlib is there (else silently)."""
+    asked = args.plot is not None
+    path = args.plot if asked else args.default_plot
+    if not path:
+        return
+    try:
+        history.plot(path, val_label=held_out_name)
+    except ImportError:
+        if asked:
+            print(f"Curves not saved to {path}: matplotlib is not installed; {PLOT_HINT}")
+        return
+    print(f"Saved the loss and accuracy curves (training and {held_out_name}) to {path}")
 
 
 def seed_everything(seed: int) -> None:

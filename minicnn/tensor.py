@@ -12,6 +12,8 @@ above by the modules that implement it, as DeZero's ``setup_variable`` does, so 
 
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
 
 from . import backend
@@ -24,7 +26,8 @@ class Tensor:
 
     Attributes:
         array: the raw NumPy or CuPy array holding the values.
-        grad: the accumulated gradient (a Tensor) after ``backward()``; kept on leaves only.
+        grad: the accumulated gradient (a Tensor) after ``backward()``; kept on leaves, and on non-leaves
+            that called ``retain_grad()``.
         grad_fn: the graph node that produced this tensor (None for leaves).
         requires_grad: whether gradients should be computed for this tensor.
     """
@@ -89,6 +92,30 @@ class Tensor:
     @property
     def is_leaf(self) -> bool:
         return self.grad_fn is None
+
+    _retains_grad = False  # set by retain_grad() on a non-leaf (a class default: _from_op stays lean)
+
+    @property
+    def retains_grad(self) -> bool:
+        """True for a non-leaf whose ``.grad`` is kept by backward (after ``retain_grad()``); False on leaves."""
+        return self._retains_grad
+
+    def retain_grad(self) -> None:
+        """Keep this non-leaf tensor's gradient in ``.grad`` after ``backward()``; a no-op on a leaf.
+
+        Backward passes an intermediate's gradient on and drops it; only leaves keep ``.grad``. Code written
+        for PyTorch (Grad-CAM, for one) calls ``activation.retain_grad()`` and then reads ``activation.grad``.
+        As on leaves, the gradients of several backward passes add up.
+        """
+        if not self._requires_grad:
+            raise RuntimeError("retain_grad(): can't retain the gradient of a tensor that has requires_grad=False")
+        if self.grad_fn is None:
+            return  # a leaf keeps its gradient anyway
+        self._retains_grad = True
+        if self.grad_fn.retained_outputs is None:
+            self.grad_fn.retained_outputs = {}
+        # a weak reference: the graph must not keep the tensor alive (nor make a cycle through it)
+        self.grad_fn.retained_outputs[self._output_index] = weakref.ref(self)
 
     @property
     def data(self) -> Tensor:

@@ -64,11 +64,18 @@ class History:
             ``time``: seconds the epoch took (training and validation).
             Accuracy is ``nan`` when the outputs are not class scores (see ``evaluate``).
         epoch: the epoch indices, ``[0, 1, ...]`` (as in Keras).
+        steps: per optimizer step of this run (not kept in checkpoints): ``step`` (the step's number,
+            counting from 1), ``loss`` and ``accuracy`` of that step's batch; ``val_step``, ``val_loss``,
+            ``val_accuracy`` for each evaluation on ``val_loader`` (every ``eval_every`` steps and at the
+            end of each epoch). ``plot`` draws these for runs shorter than two epochs.
     """
 
     def __init__(self, validation: bool = False):
         keys = ["loss", "accuracy"] + (["val_loss", "val_accuracy"] if validation else []) + ["lr", "time"]
         self.history: dict[str, list] = {key: [] for key in keys}
+        self.steps: dict[str, list] = {
+            key: [] for key in ("step", "loss", "accuracy", "val_step", "val_loss", "val_accuracy")
+        }
 
     @property
     def epoch(self) -> list:
@@ -83,18 +90,25 @@ class History:
     def __repr__(self) -> str:
         return f"History(epochs={len(self)}, keys={list(self.history)})"
 
-    def plot(self, path, *, figsize=(10.0, 4.0), dpi: int = 100):
-        """Save accuracy and loss curves (training vs validation, two side-by-side plots) as an image.
+    def plot(self, path, *, figsize=(10.0, 4.0), dpi: int = 100, val_label: str = "validation", per_step=None):
+        """Save accuracy and loss curves as an image: two plots side by side, each with training and
+        validation on the same axes.
+
+        A run of two epochs or more is drawn per epoch. A shorter one would be a single dot, so it is drawn
+        per optimizer step instead: the loss and accuracy of each training batch, and each evaluation on
+        the validation data (``fit(..., eval_every=N)`` evaluates every N steps).
 
         Args:
             path: where to write; the format follows the extension (``.png`` for PNG).
             figsize: (width, height) in inches; the image is ``figsize * dpi`` pixels.
             dpi: pixels per inch.
+            val_label: the legend's name for the held-out data (``"test"`` when ``val_loader`` was the test set).
+            per_step: draw per step (True) or per epoch (False); default: per step below two epochs.
 
         Returns:
             ``path``.
 
-        Needs matplotlib (``pip install "minicnn[plot]"``); it draws with the Agg backend and does not
+        Needs matplotlib (``pip install ".[plot]"`` in a checkout); it draws with the Agg backend and does not
         touch pyplot's global state, so it works on servers without a display.
         """
         try:
@@ -102,18 +116,29 @@ class History:
             from matplotlib.figure import Figure
             from matplotlib.ticker import MaxNLocator
         except ImportError as error:
-            raise ImportError('History.plot needs matplotlib: pip install "minicnn[plot]"') from error
+            raise ImportError(
+                'History.plot needs matplotlib: pip install ".[plot]" in a checkout of minicnn '
+                "(or pip install matplotlib)"
+            ) from error
         if len(self) == 0:
             raise ValueError("History.plot: nothing to plot yet (no epoch has finished)")
+        if per_step is None:
+            per_step = len(self) < 2 and len(self.steps["step"]) > 0
         figure = Figure(figsize=figsize, dpi=dpi)
         FigureCanvasAgg(figure)  # attach the Agg renderer to this figure only
         epochs = np.arange(1, len(self) + 1)
         for axes, key in zip(figure.subplots(1, 2), ("accuracy", "loss")):
-            axes.plot(epochs, _floats(self.history[key]), marker="o", label="train")
-            if f"val_{key}" in self.history:
-                axes.plot(epochs, _floats(self.history[f"val_{key}"]), marker="o", label="validation")
+            if per_step:  # one batch per point: noisy, but a short run is more than one dot
+                axes.plot(self.steps["step"], _floats(self.steps[key]), linewidth=1, label="train (each batch)")
+                if self.steps["val_step"]:
+                    steps, values = self.steps["val_step"], _floats(self.steps[f"val_{key}"])
+                    axes.plot(steps, values, marker="o", label=val_label)
+            else:
+                axes.plot(epochs, _floats(self.history[key]), marker="o", label="train")
+                if f"val_{key}" in self.history:
+                    axes.plot(epochs, _floats(self.history[f"val_{key}"]), marker="o", label=val_label)
             axes.set_title(key.capitalize())
-            axes.set_xlabel("epoch")
+            axes.set_xlabel("optimizer step" if per_step else "epoch")
             axes.set_ylabel(key)
             axes.xaxis.set_major_locator(MaxNLocator(integer=True))
             axes.grid(alpha=0.3)
@@ -171,14 +196,17 @@ class _Meter:
     def __init__(self):
         self.loss_sum, self.samples, self.correct, self.scored = 0.0, 0, 0, 0
 
-    def add(self, loss_value: float, outputs: Tensor, targets: Tensor) -> None:
+    def add(self, loss_value: float, outputs: Tensor, targets: Tensor) -> float:
+        """Count one batch; returns that batch's accuracy (nan when outputs are not class scores)."""
         count = outputs.shape[0] if outputs.ndim else 1
         self.loss_sum += loss_value * count
         self.samples += count
         counted = _count_correct(outputs, targets)
-        if counted is not None:
-            self.correct += counted[0]
-            self.scored += counted[1]
+        if counted is None:
+            return math.nan
+        self.correct += counted[0]
+        self.scored += counted[1]
+        return counted[0] / counted[1] if counted[1] else math.nan
 
     @property
     def loss(self) -> float:
@@ -187,6 +215,12 @@ class _Meter:
     @property
     def accuracy(self) -> float:
         return self.correct / self.scored if self.scored else math.nan
+
+
+def _record_step_evaluation(history: History, step: int, evaluation) -> None:
+    history.steps["val_step"].append(step)
+    history.steps["val_loss"].append(float(evaluation[0]))
+    history.steps["val_accuracy"].append(float(evaluation[1]))
 
 
 def _loss_value(loss, caller: str) -> float:
@@ -393,6 +427,7 @@ def fit(
     max_steps: int | None = None,
     log_interval: int | None = None,
     verbose: bool = True,
+    eval_every: int | None = None,
 ) -> History:
     """Train ``model`` on ``train_loader`` for ``epochs`` epochs; returns the per-epoch ``History``.
 
@@ -423,6 +458,8 @@ def fit(
             smoke tests. The epoch it stops in is recorded, evaluated and saved as if complete.
         log_interval: also print a line with the running loss and accuracy every this many batches.
         verbose: print one summary line per epoch when the progress bar is off.
+        eval_every: also evaluate on ``val_loader`` every this many optimizer steps, recorded in
+            ``history.steps`` (for the per-step curves of a run shorter than two epochs).
 
     Returns:
         A ``History``; ``history.history`` holds per-epoch lists ``loss``, ``accuracy``, ``val_loss``,
@@ -436,6 +473,7 @@ def fit(
     _check_count("epochs", epochs)
     _check_count("max_steps", max_steps, allow_none=True)
     _check_count("log_interval", log_interval, allow_none=True)
+    _check_count("eval_every", eval_every, allow_none=True)
     if resume is True and checkpoint is None:
         raise ValueError("fit: resume=True resumes from `checkpoint`, but no checkpoint path was given")
     loss_fn = cross_entropy if loss_fn is None else loss_fn
@@ -481,7 +519,12 @@ def fit(
                 global_step += 1
                 if batch_scheduler:
                     scheduler.step()
-                train.add(loss_value, outputs, targets)
+                batch_accuracy = train.add(loss_value, outputs, targets)
+                for key, value in (("step", global_step), ("loss", loss_value), ("accuracy", batch_accuracy)):
+                    history.steps[key].append(value)
+                if eval_every is not None and val_loader is not None and global_step % eval_every == 0:
+                    _record_step_evaluation(history, global_step, evaluate(model, val_loader, loss_fn, device))
+                    model.train()
                 samples_seen += inputs.shape[0]
                 bar.update(1)
                 if not bar.disable:
@@ -500,6 +543,8 @@ def fit(
             if val_loader is not None:
                 metrics["val_loss"], metrics["val_accuracy"] = evaluate(model, val_loader, loss_fn, device)
                 model.train()
+                if not history.steps["val_step"] or history.steps["val_step"][-1] != global_step:
+                    _record_step_evaluation(history, global_step, (metrics["val_loss"], metrics["val_accuracy"]))
             metrics["lr"], metrics["time"] = lr, time.perf_counter() - started
             if not bar.disable:
                 bar.set_postfix({key: f"{value:.4f}" for key, value in metrics.items() if key not in ("lr", "time")})

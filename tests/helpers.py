@@ -85,7 +85,7 @@ def compare_with_torch(
     for i, a in enumerate(arrays):
         if isinstance(a, np.ndarray):
             ours.append(minicnn.tensor(a, requires_grad=i in grad_inputs, device=device))  # keeps a's layout
-            theirs.append(torch.tensor(np.ascontiguousarray(a), requires_grad=i in grad_inputs))
+            theirs.append(torch.tensor(np.array(a, order="C"), requires_grad=i in grad_inputs))
         else:
             ours.append(a)
             theirs.append(a)
@@ -98,7 +98,7 @@ def compare_with_torch(
         if upstream is None:
             upstream = np.random.default_rng(seed).standard_normal(torch_out.shape).astype(to_numpy(torch_out).dtype)
         our_out.backward(minicnn.tensor(upstream, device=device))
-        torch_out.backward(torch.tensor(np.ascontiguousarray(upstream)))
+        torch_out.backward(torch.tensor(np.array(upstream, order="C")))  # (ascontiguousarray makes 0-d 1-d)
         for i in grad_inputs:
             assert ours[i].grad is not None, f"input {i} got no gradient"
             assert_close(ours[i].grad, theirs[i].grad, atol, rtol, name=f"gradient of input {i}")

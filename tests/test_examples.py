@@ -43,6 +43,9 @@ def test_example_trains_a_few_steps_offline(name, tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
     assert "bundled with minicnn" in result.stdout  # no dataset, no network: the sample, and it says so
     assert "Test set: average loss" in result.stdout
+    held_out = "validation" if name == "keras_style_cnn" else "test"  # the curves: training and held-out data
+    assert f"Saved the loss and accuracy curves (training and {held_out})" in result.stdout
+    assert "Curves not saved" not in result.stdout
     weights = tmp_path / f"{name}.safetensors"
     assert weights.exists() and (tmp_path / f"{name}_curves.png").exists()
     state = minicnn.load(weights)
@@ -58,9 +61,38 @@ def test_mnist_cnn_dry_run_and_no_outputs(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize("name", EXAMPLES + ["inspect_cnn"])
+def test_epochs_zero_is_a_usage_error(name, tmp_path):
+    result = run_example(name, "--epochs", "0", cwd=tmp_path)
+    assert result.returncode == 2 and "argument --epochs: must be at least 1, got 0" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_curves_without_matplotlib_only_mentioned_when_asked_for(tmp_path):
+    """No matplotlib: silence by default; with --plot, one line naming the install command of the checkout."""
+    script = (
+        "import runpy, sys; sys.modules['matplotlib'] = None; sys.path.insert(0, sys.argv[1]); "
+        "sys.argv = sys.argv[1:]; sys.argv[0] = sys.argv[0] + '/mnist_cnn.py'; "
+        "runpy.run_path(sys.argv[0], run_name='__main__')"
+    )
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    common = [str(ROOT / "examples"), "--dry-run", "--no-progress", "--save-model", "", "--data", "sample"]
+    for extra, expected in (([], None), (["--plot"], 'pip install ".[plot]"')):
+        result = subprocess.run(
+            [sys.executable, "-c", script, *common, *extra], cwd=tmp_path, env=env, capture_output=True, text=True
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+        if expected is None:
+            assert "urves" not in result.stdout
+        else:
+            assert "Curves not saved to mnist_cnn_curves.png: matplotlib is not installed" in result.stdout
+            assert expected in result.stdout and "minicnn[plot]" not in result.stdout
+
+
 @pytest.mark.slow
 def test_inspect_cnn_writes_its_pictures(tmp_path):
     result = run_example("inspect_cnn", "--out", str(tmp_path / "out"), "--max-steps", "3", cwd=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     pictures = sorted(p.name for p in (tmp_path / "out").iterdir())
-    assert any(name.endswith(".png") for name in pictures) and len(pictures) >= 4, pictures
+    expected = ["classes", "curves", "feature_maps", "filters", "grad_cam", "im2col", "maximized", "saliency"]
+    assert all(f"{name}.png" in pictures for name in expected), pictures

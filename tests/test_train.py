@@ -437,12 +437,53 @@ def test_plot_writes_a_real_png_of_the_expected_size(tmp_path):
     assert png_size(tmp_path / "train-only.png") == (1000, 400)
 
 
+def drawn_lines(history, tmp_path, monkeypatch, **kwargs):
+    """{(axes title, legend label): (x, y)} of every line History.plot draws."""
+    from matplotlib.figure import Figure
+
+    drawn = {}
+    original = Figure.savefig
+
+    def capture(figure, *args, **kw):
+        for axes in figure.axes:
+            for line in axes.get_lines():
+                drawn[(axes.get_title(), line.get_label())] = (list(line.get_xdata()), list(line.get_ydata()))
+            drawn[(axes.get_title(), "xlabel")] = axes.get_xlabel()
+        return original(figure, *args, **kw)
+
+    monkeypatch.setattr(Figure, "savefig", capture)
+    history.plot(tmp_path / "curves.png", **kwargs)
+    return drawn
+
+
+def test_plot_draws_train_and_validation_on_shared_axes_per_epoch_or_per_step(tmp_path, monkeypatch):
+    pytest.importorskip("matplotlib")
+    train, val = loaders()  # 96 samples in batches of 16: 6 steps per epoch
+    history = quiet_fit(make_model(), train, val_loader=val, epochs=2)
+    lines = drawn_lines(history, tmp_path, monkeypatch, val_label="test")
+    for title, key in (("Accuracy", "accuracy"), ("Loss", "loss")):  # both curves on one axes, per epoch
+        assert lines[(title, "train")] == ([1, 2], history.history[key])
+        assert lines[(title, "test")] == ([1, 2], history.history[f"val_{key}"])
+        assert lines[(title, "xlabel")] == "epoch"
+    # a run shorter than two epochs: per step, with an evaluation every 2 steps (and at the epoch's end)
+    short = quiet_fit(make_model(), train, val_loader=val, epochs=1, max_steps=5, eval_every=2)
+    assert short.steps["step"] == [1, 2, 3, 4, 5] and short.steps["val_step"] == [2, 4, 5]
+    assert short.steps["val_loss"][-1] == short.history["val_loss"][-1]
+    lines = drawn_lines(short, tmp_path, monkeypatch)
+    assert lines[("Loss", "train (each batch)")] == ([1, 2, 3, 4, 5], short.steps["loss"])
+    assert lines[("Accuracy", "validation")] == ([2, 4, 5], short.steps["val_accuracy"])
+    assert lines[("Loss", "xlabel")] == "optimizer step"
+    assert all(0 <= a <= 1 for a in short.steps["accuracy"])
+    with pytest.raises(ValueError, match="eval_every"):
+        quiet_fit(make_model(), train, val_loader=val, epochs=1, eval_every=0)
+
+
 def test_plot_without_matplotlib_says_how_to_install_it(tmp_path, monkeypatch):
     history = History()
     history.history["loss"].append(1.0)
     for name in ("matplotlib", "matplotlib.figure", "matplotlib.backends.backend_agg", "matplotlib.ticker"):
         monkeypatch.setitem(sys.modules, name, None)  # makes `import matplotlib...` raise ImportError
-    with pytest.raises(ImportError, match=r'pip install "minicnn\[plot\]"'):
+    with pytest.raises(ImportError, match=r'pip install "\.\[plot\]"'):
         history.plot(tmp_path / "x.png")
     assert not os.path.exists(tmp_path / "x.png")
 

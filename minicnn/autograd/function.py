@@ -107,6 +107,7 @@ class Context:
     """
 
     released = False
+    retained_outputs = None  # {output index: weakref to the Tensor} for outputs that called retain_grad()
 
     def __init__(self, function):
         self.function = function
@@ -254,6 +255,11 @@ def run_backward(root: Tensor, root_grad, retain_graph: bool = False) -> None:
         output_grads = pending.pop(node, None)
         if output_grads is None:
             continue
+        if node.retained_outputs:  # non-leaf outputs that asked to keep their gradient (Tensor.retain_grad)
+            for i, tensor_ref in node.retained_outputs.items():
+                tensor = tensor_ref()
+                if tensor is not None and output_grads[i] is not None:
+                    accumulate_into_leaf(tensor, output_grads[i])
         for i, (shape, dtype) in enumerate(node.output_meta):
             if output_grads[i] is None:  # an output nobody used: its gradient is zero
                 xp = get_array_module(*[g for g in output_grads if g is not None])

@@ -126,6 +126,9 @@ class InPlaceMethods:
             after = setitem(before, index, value)
             self.array, self.grad_fn, self._output_index = after.array, after.grad_fn, after._output_index
             self._requires_grad = True
+            if self._retains_grad:  # keep the gradient of the value after the assignment, as PyTorch does
+                del before.grad_fn.retained_outputs[before._output_index]
+                self.retain_grad()
             return
         value = value.array if isinstance(value, Tensor) else value
         self.array[raw_index(index)] = value

@@ -4,6 +4,7 @@ real MNIST digits bundled with minicnn), and train-evaluate-save."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 
 import minicnn
@@ -70,6 +71,7 @@ def parser(
     )
     p.add_argument("--dry-run", action="store_true", help="one training step and one evaluation, then stop")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    add_textbook_flag(p)
     p.set_defaults(default_plot=f"{name}_curves.png")  # where curves go when --plot is not given
     return p
 
@@ -127,7 +129,26 @@ def _eval_every(steps: int, epochs: int) -> int | None:
     return max(1, steps // 10) if epochs < 2 else None
 
 
+def add_textbook_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--textbook",
+        action="store_true",
+        help="run every op through its textbook Function (minicnn/ops/) instead of the fast kernels "
+        "(minicnn/ops/fast/): the same numbers, slower, and the code you step through is the code you read",
+    )
+
+
+def engine_mode(args):
+    """``--textbook``: ``minicnn.textbook()``; otherwise the process's default (MINICNN_TEXTBOOK, else fast)."""
+    return minicnn.textbook() if args.textbook else contextlib.nullcontext()
+
+
 def train_and_report(model, optimizer, args, train_loader, test_loader, val_loader=None, scheduler=None):
+    with engine_mode(args):
+        return _train_and_report(model, optimizer, args, train_loader, test_loader, val_loader, scheduler)
+
+
+def _train_and_report(model, optimizer, args, train_loader, test_loader, val_loader, scheduler):
     """fit, then print the test loss and accuracy and save the weights and curves; returns the History.
 
     The curves show training next to held-out data on the same axes: the validation split when the example

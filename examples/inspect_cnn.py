@@ -29,7 +29,7 @@ import argparse
 import pathlib
 import shutil
 
-from common import positive_int
+from common import add_textbook_flag, engine_mode, positive_int
 
 import minicnn
 import minicnn.nn.functional as F
@@ -54,11 +54,17 @@ def parse_args(argv=None):
     parser.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=0, help="(default: %(default)s)")
     parser.add_argument("--no-cuda", action="store_true", help="train on the CPU even when a GPU is visible")
+    add_textbook_flag(parser)
     return parser.parse_args(argv)
 
 
 def main(argv=None):
     args = parse_args(argv)
+    with engine_mode(args):
+        inspect(args)
+
+
+def inspect(args):
     out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     minicnn.manual_seed(args.seed)

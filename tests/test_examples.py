@@ -96,3 +96,39 @@ def test_inspect_cnn_writes_its_pictures(tmp_path):
     pictures = sorted(p.name for p in (tmp_path / "out").iterdir())
     expected = ["classes", "curves", "feature_maps", "filters", "grad_cam", "im2col", "maximized", "saliency"]
     assert all(f"{name}.png" in pictures for name in expected), pictures
+
+
+@pytest.mark.parametrize("name", EXAMPLES + ["inspect_cnn"])
+def test_every_example_takes_textbook(name, tmp_path):
+    result = run_example(name, "--help", cwd=tmp_path)
+    assert result.returncode == 0 and "--textbook" in result.stdout
+
+
+def test_textbook_flag_runs_the_textbook_functions_with_the_same_numbers(tmp_path):
+    """The seed CNN's dry run (one step, one evaluation) prints the same test loss in both modes, and with
+    --textbook the fast kernels are off while it trains (checked in-process)."""
+    flags = ["--dry-run", "--no-progress", "--save-model", "", "--plot", "", "--data", "sample"]
+    fast = run_example("mnist_cnn", *flags, cwd=tmp_path)
+    textbook = run_example("mnist_cnn", *flags, "--textbook", cwd=tmp_path)
+    assert fast.returncode == 0 and textbook.returncode == 0, fast.stderr + textbook.stderr
+
+    def test_loss(output):  # "Test set: average loss 2.2872, accuracy 16.50%"
+        line = next(line for line in output.splitlines() if line.startswith("Test set"))
+        return float(line.split("average loss ")[1].split(",")[0])
+
+    # float32 rounding differs between the two tiers, so one of 1,000 near-tied digits may flip: compare the loss
+    assert test_loss(fast.stdout) == pytest.approx(test_loss(textbook.stdout), rel=1e-3)
+
+    sys.path.insert(0, str(ROOT / "examples"))
+    try:
+        import common
+    finally:
+        sys.path.remove(str(ROOT / "examples"))
+    from minicnn.ops.fast import fast_kernels
+
+    seen = []
+    args = common.parser("x", batch_size=8, epochs=1, lr=0.1).parse_args(["--textbook"])
+    with common.engine_mode(args):
+        seen.append(fast_kernels())
+    seen.append(fast_kernels())
+    assert seen == [False, True]

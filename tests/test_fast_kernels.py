@@ -34,9 +34,12 @@ from minicnn.ops.pooling import MaxPool2d
 from tests.helpers import to_numpy
 
 DTYPES = [np.float64, np.float32]
-# float64: the kernels sum in another order, nothing more. float32: sums of up to ~100 products (conv), and
-# batch norm's statistics, which the textbook rounds to float32 at x_hat and the fast kernel at its last step
-TOLERANCES = {np.float64: dict(rtol=1e-10, atol=1e-12), np.float32: dict(rtol=1e-4, atol=2e-5)}
+# float64: the kernels sum in another order, nothing more (measured: within 2e-15 of the largest value).
+# float32: conv sums up to ~100 products in another order (measured: 4e-7). Batch norm's dL/dx in training,
+# dy - mean(dy) - xhat * mean(dy * xhat), cancels; the textbook rounds xhat to float32 before it, the fast
+# kernel works from x - mean (measured: 1.1e-5 of the largest value; float64 agrees to 1e-15)
+TOLERANCES = {np.float64: dict(rtol=1e-10, atol=1e-12), np.float32: dict(rtol=1e-5, atol=1e-6)}
+BATCH_NORM_FLOAT32 = dict(rtol=1e-4, atol=5e-5)
 LAYOUTS = ["contiguous", "channels_last"]
 
 
@@ -64,8 +67,9 @@ def forward_backward(function, arrays, needs_grad, upstream):
     return y, [None if t is None else t.grad for t in tensors]
 
 
-def assert_same(fast, textbook, dtype, name, exact=False):
-    """Equal within the dtype's tolerances (or exactly), with the same shape and dtype; None only with None."""
+def assert_same(fast, textbook, dtype, name, exact=False, tolerances=None):
+    """Equal within ``tolerances`` (default: the dtype's) or exactly, with the same shape and dtype; None only
+    with None."""
     assert (fast is None) == (textbook is None), f"{name}: fast {fast is None}, textbook {textbook is None}"
     if fast is None:
         return
@@ -75,16 +79,16 @@ def assert_same(fast, textbook, dtype, name, exact=False):
     if exact:
         np.testing.assert_array_equal(fast, textbook, err_msg=name)
     else:
-        np.testing.assert_allclose(fast, textbook, **TOLERANCES[dtype], err_msg=name)
+        np.testing.assert_allclose(fast, textbook, **(tolerances or TOLERANCES[dtype]), err_msg=name)
 
 
-def compare(fast_function, textbook_function, arrays, needs_grad, upstream, dtype, exact=False):
+def compare(fast_function, textbook_function, arrays, needs_grad, upstream, dtype, exact=False, tolerances=None):
     """Run both on copies of the same arrays; their outputs and every input's gradient must agree."""
     fast_y, fast_grads = forward_backward(fast_function, arrays, needs_grad, upstream)
     textbook_y, textbook_grads = forward_backward(textbook_function, arrays, needs_grad, upstream)
-    assert_same(fast_y, textbook_y, dtype, "forward", exact)
+    assert_same(fast_y, textbook_y, dtype, "forward", exact, tolerances)
     for i, (fast_grad, textbook_grad) in enumerate(zip(fast_grads, textbook_grads)):
-        assert_same(fast_grad, textbook_grad, dtype, f"gradient of input {i}", exact)
+        assert_same(fast_grad, textbook_grad, dtype, f"gradient of input {i}", exact, tolerances)
     return fast_y, textbook_y
 
 
@@ -364,13 +368,14 @@ def test_fast_batch_norm_equals_batch_norm(training, input_layout, dtype, data):
 
     fast = minicnn.textbook(False)(normalize_with_own_buffers("fast"))
     textbook = minicnn.textbook()(normalize_with_own_buffers("textbook"))
-    fast_y, textbook_y = compare(fast, textbook, [x, weight, bias], needs_grad, upstream, dtype)
+    tolerances = BATCH_NORM_FLOAT32 if dtype == np.float32 else None
+    fast_y, textbook_y = compare(fast, textbook, [x, weight, bias], needs_grad, upstream, dtype, tolerances=tolerances)
     assert (recorded(fast_y), recorded(textbook_y)) == ("FastBatchNorm", "BatchNorm")
     event(f"{len(x_shape)}-D, running {running}, momentum {momentum}")
     for name, fast_buffer, textbook_buffer in zip(
         ("running_mean", "running_var"), buffers["fast"], buffers["textbook"]
     ):
-        assert_same(fast_buffer, textbook_buffer, dtype, name)
+        assert_same(fast_buffer, textbook_buffer, dtype, name)  # (float32: the dtype's tolerances)
     assert buffers["fast"][2].item() == buffers["textbook"][2].item()
     if running and training:  # the buffers did move
         assert buffers["fast"][2].item() == batches_tracked + 1

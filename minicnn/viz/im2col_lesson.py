@@ -68,8 +68,8 @@ def im2col_demo(
     ... in reading order (channel after channel), so every number can be traced to its pixel; O filters
     of KH = KW = ``kernel_size``, no bias. Filter 0 is a vertical-edge detector (-1 in its left column,
     +1 in its right, 0 between), filter 1 sums its window (all ones), any further filters have random
-    weights in {-1, 0, 1} (seed 0). The steps are the textbook convolution's (``minicnn.ops.conv.im2col``
-    and one matrix product), without the bias row and the channels-last layout of the fast path:
+    weights in {-1, 0, 1} (seed 0). The steps are the textbook ``Conv2d``'s (``minicnn/ops/conv.py``: ``im2col``
+    and one matrix product), without the bias and the batch:
 
     1. pad the input by ``padding`` zeros per side, then ``im2col`` copies every KH x KW window (taken
        every ``stride`` pixels) into a column: (C*KH*KW, OH*OW), column p the window of output position p

@@ -12,19 +12,12 @@ import math
 import numpy as np
 
 from .. import creation
+from ..ops.arguments import pair
 from ..ops.loss import _reduction_mode
 from ..tensor import Tensor
 from . import functional as F
 from . import init
 from .module import Module, Parameter
-
-
-def _pair(value, name="value"):
-    if isinstance(value, (tuple, list)):
-        if len(value) != 2:
-            raise ValueError(f"{name} must be an int or a pair, got {value!r}")
-        return tuple(int(v) for v in value)
-    return (int(value), int(value))
 
 
 def _check_input(layer: Module, x, ranks: tuple, channels: int | None = None):
@@ -92,13 +85,13 @@ class Conv2d(Module):
         if isinstance(padding, str):
             if padding not in ("valid", "same"):
                 raise ValueError(f"Conv2d: padding must be 'valid', 'same', an int or a pair, got {padding!r}")
-            if padding == "same" and _pair(stride, "stride") != (1, 1):
+            if padding == "same" and pair(stride, "stride", "Conv2d") != (1, 1):
                 raise ValueError("Conv2d: padding='same' is not supported for strided convolutions")
         self.in_channels, self.out_channels = in_channels, out_channels
-        self.kernel_size = _pair(kernel_size, "kernel_size")
-        self.stride = _pair(stride, "stride")
-        self.padding = padding if isinstance(padding, str) else _pair(padding, "padding")
-        self.dilation = _pair(dilation, "dilation")
+        self.kernel_size = pair(kernel_size, "kernel_size", "Conv2d")
+        self.stride = pair(stride, "stride", "Conv2d")
+        self.padding = padding if isinstance(padding, str) else pair(padding, "padding", "Conv2d")
+        self.dilation = pair(dilation, "dilation", "Conv2d")
         self.groups = groups
         self.padding_mode = padding_mode
         self.output_padding = (0, 0)

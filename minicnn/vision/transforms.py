@@ -24,6 +24,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from .. import backend
+from ..ops.arguments import pair
 from ..tensor import Tensor
 
 __all__ = [
@@ -57,17 +58,19 @@ def _like(result, image):
     return Tensor(result) if isinstance(image, Tensor) else result
 
 
-def _pair(size, name: str, what: str = "size") -> tuple[int, int]:
-    """``size`` as (height, width): an int means a square; a sequence gives 1 or 2 positive ints."""
-    if isinstance(size, numbers.Integral) and not isinstance(size, bool):
-        size = (int(size), int(size))
-    elif isinstance(size, Sequence) and len(size) == 1:
-        size = (size[0], size[0])
-    if not isinstance(size, Sequence) or len(size) != 2:
-        raise ValueError(f"{name}: {what} must be an int or a sequence of 1 or 2 ints, got {size!r}")
-    if not all(isinstance(s, numbers.Integral) and not isinstance(s, bool) and s > 0 for s in size):
-        raise ValueError(f"{name}: {what} must hold positive ints, got {size!r}")
-    return int(size[0]), int(size[1])
+def _size_pair(size, name: str) -> tuple[int, int]:
+    """``size`` as (height, width) of positive ints: an int means a square (ops.arguments.pair, then checked)."""
+    if isinstance(size, Sequence) and not isinstance(size, (tuple, list)):
+        size = tuple(size)
+    try:
+        height, width = pair(size, "size", name)
+    except TypeError as error:  # torchvision's own wording for a size argument
+        raise ValueError(f"{name}: size must be an int or a sequence of 1 or 2 ints, got {size!r}") from error
+    except ValueError:
+        raise ValueError(f"{name}: size must be an int or a sequence of 1 or 2 ints, got {size!r}") from None
+    if height <= 0 or width <= 0:
+        raise ValueError(f"{name}: size must hold positive ints, got {size!r}")
+    return height, width
 
 
 def _padding_ltrb(padding, name: str) -> tuple[int, int, int, int]:
@@ -401,7 +404,7 @@ class CenterCrop(Transform):
     """
 
     def __init__(self, size):
-        self.size = _pair(size, "CenterCrop")
+        self.size = _size_pair(size, "CenterCrop")
 
     def __call__(self, image):
         array = _unwrap(image, "CenterCrop")
@@ -435,7 +438,7 @@ class RandomCrop(Transform):
     is_random = True
 
     def __init__(self, size, padding=None, pad_if_needed: bool = False, fill=0, padding_mode: str = "constant"):
-        self.size = _pair(size, "RandomCrop")
+        self.size = _size_pair(size, "RandomCrop")
         self.padding = padding
         self._ltrb = _padding_ltrb(padding, "RandomCrop") if padding is not None else None
         self.pad_if_needed, self.fill = pad_if_needed, fill

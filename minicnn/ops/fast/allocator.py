@@ -10,14 +10,11 @@ def keep_freed_memory_for_reuse() -> None:
     """Ask the C allocator (glibc, on Linux) to keep freed memory for reuse instead of returning it.
 
     A training step allocates the same large arrays every time: activations, im2col columns, gradients.
-    By default glibc serves blocks above 128 KiB (raised on the fly up to 32 MiB) with ``mmap`` and gives
-    them back to the system when freed, and trims the heap once 64 MiB lie free at its top. Every step
-    then gets fresh pages, which the kernel zeroes on first touch: filling a fresh 36 MiB array took
-    5.4 ms instead of 2.5 ms, and steps ran 1.2-2x slower (benchmarks/RESULTS.md, "The allocator").
-    Serving blocks up to 64 MiB from the heap and trimming it only beyond 512 MiB keeps that memory in
-    the process, as PyTorch's caching allocator does on the GPU (Inception step 70 -> 57 ms); the price
-    is that the process keeps up to 512 MiB of freed memory. Larger thresholds (1 GiB) made a process
-    that had run big batches 1.7x slower on 224x224 images: huge blocks fragment the heap.
+    By default glibc serves large blocks with ``mmap`` and gives them back to the system when freed, so
+    every step gets fresh pages, which the kernel zeroes on first touch. Serving blocks up to 64 MiB from
+    the heap and trimming it only beyond 512 MiB keeps that memory in the process, as PyTorch's caching
+    allocator does on the GPU; the price is that the process keeps up to 512 MiB of freed memory (larger
+    thresholds fragment the heap). Figures: benchmarks/RESULTS.md, "The allocator".
 
     Nothing is done where there is no glibc (macOS, Windows, musl), where the user set glibc's own
     ``MALLOC_MMAP_THRESHOLD_`` / ``MALLOC_TRIM_THRESHOLD_`` environment variables (their choice wins), or

@@ -26,8 +26,8 @@ from .layout import channel_view, from_channels_last, per_channel_total, to_chan
 #    tap's block is contiguous and adds onto the padded gradient in runs of OW*C. (b) For stride 1,
 #    dL/dx is itself a convolution: dL/dy, padded by the kernel's reach minus the padding, correlated
 #    with the kernel rotated by 180 degrees and its in/out channels swapped. That replaces the KH*KW
-#    read-add-write passes of col2im by one im2col copy, 1.2-2.5x faster when dL/dy is not larger than
-#    x (padding 'same', or fewer outputs than inputs); col2im wins on 'valid' convs that grow the input.
+#    read-add-write passes of col2im by one im2col copy, faster when dL/dy is not larger than x
+#    (padding 'same', or fewer outputs than inputs); col2im wins on 'valid' convs that grow the input.
 # 5. Few outputs from wide windows (e.g. Inception's 88 -> 20 channels, 5x5): the columns, KH*KW copies of
 #    x, cost more to copy than the narrow GEMM (O columns) costs to run. There the columns hold one
 #    kernel ROW only, (N*H*OW, KW*C), KH times smaller (x is padded along W only), and one GEMM with the
@@ -103,9 +103,7 @@ def _kernel_rows(x_shape, weight_shape, stride, padding, dilation, groups, keep_
     window row at least 8x wider (KW*C) than the output (O). Without dL/dW (inference, a frozen weight, dL/dx
     as a convolution) 4x wider is enough, or fewer input rows than output rows (padding wider than the
     kernel's reach, as dL/dx of a 'valid' conv: the rows path would multiply the padding's zeros too).
-    Measured, batch 64, forward alone: 24 -> 16 5x5 p2 3.03 -> 2.14 ms, 32 -> 16 3x3 p1 on 8x8 0.77 -> 0.56,
-    20 -> 88 5x5 p4 on 8x8 4.77 -> 4.04; fwd + bwd: 88 -> 20 5x5 14.7 -> 11.6; slower at KW*C/O = 3 when the
-    input is not smaller than the output (16 -> 16 3x3 p1 0.86 -> 0.93, fwd + bwd 2.39 -> 2.86)."""
+    These bounds are measured (benchmarks/RESULTS.md, "Kernel-row columns")."""
     (O, C, KH, KW), H = weight_shape, x_shape[2]
     OH = H + sum(padding[0]) - dilation[0] * (KH - 1)  # (with stride 1 down the rows, the only case chosen)
     if keep_columns:

@@ -56,15 +56,14 @@ def from_channel_view(y3, axis: int, shape):
 
 def per_channel_total(x3, axis: int, other3=None):
     """The float64 total per channel of ``x3`` (or of ``x3 * other3``), for (N, C, L) or (N, L, C) channel
-    views (``ops.layout.channel_view``; ``axis`` 1 or 2 names C).
+    views (``channel_view``; ``axis`` 1 or 2 names C).
 
-    NumPy reduces badly over a few channels: ``x3.sum(axis=(0, 2))`` walks memory with a stride per channel
-    and was 4-15x slower than this. Each run of L values times a ones vector is one BLAS matrix-vector
-    product, and ``einsum`` multiplies and adds two arrays in one read of each (about twice as fast as
-    writing ``x3 * other3`` out first). The N*C partial sums are then added in float64: summing all N*L
-    values in float32 cost VGG's gradients three digits of accuracy (REFERENCE.md).
-    CuPy runs a stack-by-vector matmul and einsum through general paths (~0.5 ms each on an H100) but a
-    reduction in one kernel, accumulating in float64 as it goes: there the product is formed and reduced so.
+    NumPy reduces badly over a few channels: ``x3.sum(axis=(0, 2))`` walks memory with a stride per channel. Each
+    run of L values times a ones vector is one BLAS matrix-vector product, and ``einsum`` multiplies and adds two
+    arrays in one read of each (instead of writing ``x3 * other3`` out first). The N*C partial sums are then added
+    in float64: summing all N*L values in float32 cost VGG's gradients three digits of accuracy (REFERENCE.md). CuPy
+    runs a stack-by-vector matmul and einsum through slow general paths but a reduction in one kernel, accumulating
+    in float64 as it goes: there the product is formed and reduced so.
     """
     xp = get_array_module(x3)
     if xp is not np:
@@ -81,9 +80,9 @@ def per_channel_total(x3, axis: int, other3=None):
 def per_channel(values, x3, axis: int):
     """Spread per-channel ``values`` (C,) to a (C, L) or (L, C) array of ``x3``'s dtype, to combine with x3.
 
-    Multiplying (N, C, L) by a (C, L) operand is ~1.7x faster on NumPy than by a (C, 1) column, which
-    broadcasts along the innermost axis, and (N, L, C) by an (L, C) one ~3x faster than by a (C,) row;
-    the copy is only C*L numbers. Casting to x3's dtype keeps a float32 input float32 (a float64
+    Multiplying (N, C, L) by a (C, L) operand is faster on NumPy than by a (C, 1) column, which broadcasts
+    along the innermost axis, and (N, L, C) by an (L, C) one than by a (C,) row; the copy is only C*L
+    numbers. Casting to x3's dtype keeps a float32 input float32 (a float64
     operand would upcast the whole product).
     """
     xp = get_array_module(x3)

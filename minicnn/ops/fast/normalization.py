@@ -17,15 +17,13 @@ from .layout import channel_view, from_channel_view, per_channel, per_channel_to
 class FastBatchNorm(Function):
     """Normalise x (N, C, *) per channel; ``weight``/``bias`` (C,) or None; running stats updated in place.
 
-    Equals the textbook ``ops/normalization.py:BatchNorm``; faster by the per-channel helpers above and by
-    counting passes over the data:
-
-    Written with ``centered = x - mean`` rather than ``xhat = centered * inv_std``: the per-channel
-    factors inv_std and weight are folded into one multiply, which saves a pass over the data.
-    Training mode turns ``centered`` into y in place and keeps x for backward (which forms x - mean
-    again, into the array it returns anyway): writing a new array costs ~2.5x an in-place pass on
-    these sizes, and this way forward writes one new array instead of two. Like PyTorch's, it keeps the
-    input itself, so changing x in place before backward is refused (autograd's version counts).
+    Equals the textbook ``ops/normalization.py:BatchNorm``; faster by the per-channel helpers above and by counting
+    passes over the data. Written with ``centered = x - mean`` rather than ``xhat = centered * inv_std``: the per-
+    channel factors inv_std and weight are folded into one multiply, which saves a pass over the data. Training mode
+    turns ``centered`` into y in place and keeps x for backward (which forms x - mean again, into the array it
+    returns anyway): writing a new array costs more than an in-place pass, and this way forward writes one new array
+    instead of two. Like PyTorch's, it keeps the input itself, so changing x in place before backward is refused
+    (autograd's version counts).
     """
 
     @staticmethod

@@ -16,12 +16,11 @@ class MaxPool2x2(Function):
     """2x2 max pooling with stride 2 (the usual ``MaxPool2d(2)``), as a tournament; equals the textbook
     ``ops/pooling.py:MaxPool2d`` with kernel 2, stride 2.
 
-    Round 1 pits each even column against the next (``right``/``left``), round 2 each even row of winners
-    against the row below. That is two maximums instead of the general path's three, and each round keeps
-    only a bool "who won" per pair instead of the per-offset bookkeeping: ~1.25x faster forward +
-    backward on the reference networks (benchmarks/RESULTS.md). Strict comparisons keep ties left, then
-    top: the first maximum in row-major order, the one PyTorch picks. An odd last row or column belongs
-    to no window (floor mode): it is cropped away and gets gradient zero.
+    Round 1 pits each even column against the next (``right``/``left``), round 2 each even row of winners against
+    the row below. That is two maximums instead of the general path's three, and each round keeps only a bool "who
+    won" per pair instead of the per-offset bookkeeping (figures: benchmarks/RESULTS.md). Strict comparisons keep
+    ties left, then top: the first maximum in row-major order, the one PyTorch picks. An odd last row or column
+    belongs to no window (floor mode): it is cropped away and gets gradient zero.
 
     A channels-last input (layout.py) is pooled in its own memory order, as (N, H, W, C) with the
     channels innermost, so every comparison walks memory in runs of C numbers instead of jumping by C.
@@ -74,8 +73,8 @@ class SeparableAvgPool2d(Function):
 
     A window's sum is separable: first each window row's KW neighbours are summed, (..., Hp, OW), then
     KH of those row sums, (..., OH, OW). That is (KW - 1) + (KH - 1) additions of strided slices instead
-    of KH*KW - 1 (3x3: 4 instead of 8), and backward is the same two steps transposed: ~2x faster on
-    Inception's 3x3 pools (benchmarks/RESULTS.md). Like ``MaxPool2x2``, a channels-last input is pooled
+    of KH*KW - 1 (3x3: 4 instead of 8), and backward is the same two steps transposed (figures:
+    benchmarks/RESULTS.md). Like ``MaxPool2x2``, a channels-last input is pooled
     in its own memory order, (N, H, W, C), and the output stays channels-last.
     """
 

@@ -72,16 +72,17 @@ def build_pair(name: str, batch: int = 64, image_size: int | None = None, seed: 
     return ours, theirs, x, y
 
 
-def minicnn_step(model, x, y, lr: float = 1e-3, device: str = "cpu", textbook: bool = False):
+def minicnn_step(model, x, y, lr: float = 1e-3, device: str = "cpu", textbook: bool = False, library=minicnn):
     """A closure running one minicnn training step: forward, cross-entropy, backward, Adam (model, inputs
-    and optimizer state on ``device``); with ``textbook``, every op through its textbook Function."""
+    and optimizer state on ``device``); with ``textbook``, every op through its textbook Function.
+    ``library`` may be another version of minicnn (``load_package_copy``)."""
     model.to(device)
-    optimizer = minicnn.optim.Adam(model.parameters(), lr=lr)
-    criterion = minicnn.nn.CrossEntropyLoss()
-    inputs, targets = minicnn.tensor(x, device=device), minicnn.tensor(y, device=device)
+    optimizer = library.optim.Adam(model.parameters(), lr=lr)
+    criterion = library.nn.CrossEntropyLoss()
+    inputs, targets = library.tensor(x, device=device), library.tensor(y, device=device)
     model.train()
+    mode = library.textbook(textbook) if hasattr(library, "textbook") else None  # (versions before it had none)
 
-    @minicnn.textbook(textbook)
     def step():
         optimizer.zero_grad()
         loss = criterion(model(inputs), targets)
@@ -89,7 +90,7 @@ def minicnn_step(model, x, y, lr: float = 1e-3, device: str = "cpu", textbook: b
         optimizer.step()
         return loss
 
-    return step
+    return mode(step) if mode is not None else step
 
 
 def torch_step(model, x, y, lr: float = 1e-3, device: str = "cpu"):
@@ -444,16 +445,4 @@ def library_step(library, name: str, torch_model, x, y, lr: float = 1e-3):
     }[name]
     model = ours_factory()
     model.load_state_dict(library.utils.from_torch(torch_model))
-    optimizer = library.optim.Adam(model.parameters(), lr=lr)
-    criterion = library.nn.CrossEntropyLoss()
-    inputs, targets = library.tensor(x), library.tensor(y)
-    model.train()
-
-    def step():
-        optimizer.zero_grad()
-        loss = criterion(model(inputs), targets)
-        loss.backward()
-        optimizer.step()
-        return loss
-
-    return step
+    return minicnn_step(model, x, y, lr, library=library)

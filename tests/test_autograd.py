@@ -368,6 +368,17 @@ def test_an_optimizer_step_before_a_second_backward_is_refused():
 # ---------------------------------------------------------------- grad mode is per thread, as in PyTorch
 
 
+def run_together(*functions):
+    """Run each function in a thread of its own, all at once; return when all are done."""
+    import threading
+
+    threads = [threading.Thread(target=function) for function in functions]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+
 def _grad_mode_seen_by_threads(lib):
     """Run the thread scenarios of PyTorch's per-thread grad mode with ``lib`` (minicnn or torch)."""
     import threading
@@ -385,16 +396,10 @@ def _grad_mode_seen_by_threads(lib):
         seen["other thread while A is in no_grad"] = lib.is_grad_enabled()
         done.set()
 
-    threads = [threading.Thread(target=holds_no_grad), threading.Thread(target=other_thread)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    run_together(holds_no_grad, other_thread)
     seen["main thread after"] = lib.is_grad_enabled()
     with lib.no_grad():  # a thread started inside no_grad starts with gradients on
-        child = threading.Thread(target=lambda: seen.__setitem__("child started in no_grad", lib.is_grad_enabled()))
-        child.start()
-        child.join()
+        run_together(lambda: seen.__setitem__("child started in no_grad", lib.is_grad_enabled()))
         seen["main thread inside"] = lib.is_grad_enabled()
     # two overlapping no_grad blocks in two threads, exited in the "wrong" order, leave nothing switched off
     a_in, b_in, a_out = threading.Event(), threading.Event(), threading.Event()
@@ -412,11 +417,7 @@ def _grad_mode_seen_by_threads(lib):
             a_out.wait(5)
         seen["thread B after its block"] = lib.is_grad_enabled()
 
-    threads = [threading.Thread(target=block_a), threading.Thread(target=block_b)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    run_together(block_a, block_b)
     seen["main thread at the end"] = lib.is_grad_enabled()
     return seen
 

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 import minicnn
 import minicnn.nn.functional as F
 from minicnn.ops import conv as conv_module
-from minicnn.ops import im2col as im2col_module
+from minicnn.ops import windows as windows_module
 from minicnn.ops.conv import col2im, conv2d, im2col
 from minicnn.ops.fast import conv as fast_conv_module
 from tests.helpers import DEVICES, assert_close, compare_with_torch, gradcheck, require_torch, to_numpy
@@ -222,7 +222,11 @@ def test_pointwise_path_matches_torch_without_im2col(options, device, monkeypatc
     def no_im2col(*args, **kwargs):
         raise AssertionError("the 1x1 path must not build columns")
 
-    for module, builder in [(conv_module, "im2col"), (im2col_module, "window_view"), (fast_conv_module, "window_view")]:
+    for module, builder in [
+        (conv_module, "im2col"),
+        (windows_module, "window_view"),
+        (fast_conv_module, "window_view"),
+    ]:
         monkeypatch.setattr(module, builder, no_im2col)  # every way of building columns
     for builder in ("_row_columns", "_kernel_row_columns"):
         monkeypatch.setattr(fast_conv_module, builder, no_im2col)

@@ -1,10 +1,22 @@
-"""2-D convolution: the ``Conv2d`` Function (pad, ``im2col``, one matrix product) and the public ``conv2d``.
+"""2-D convolution: ``im2col``, ``col2im``, the ``Conv2d`` Function (pad, im2col, one product) and ``conv2d``.
 
-Read ``ops/im2col.py`` first: its notation (N, C, H, W, O, G, KH, KW, SH, SW, PH, PW, DH, DW, OH, OW) is
-used here. The convolution of a padded batch is one matrix product of the weights, one row per output
-channel, with the columns ``im2col`` copies out of the windows; its backward is the same product
-transposed twice (dL/dW and dL/dcolumns), and ``col2im`` adds dL/dcolumns back onto the pixels.
-``ops/fast/conv.py`` computes the same numbers faster; ``conv2d`` below picks it in one line.
+Notation, used in every shape below (as in DeZero's ``functions_conv.py``):
+
+    N        batch size                 C, O       input and output channels
+    H, W     input height and width     G          groups (C/G input channels feed O/G outputs)
+    KH, KW   kernel height and width    SH, SW     stride
+    PH, PW   padding                    DH, DW     dilation (gap between kernel taps; 1 = none)
+    OH, OW   output height and width:   OH = (H + 2*PH - DH*(KH - 1) - 1) // SH + 1   (OW alike)
+    Hp, Wp   padded height and width    P          N*OH*OW, the number of output pixels
+
+Convolution as one matrix product ("im2col"): copy every KH x KW window of the padded input into a
+column, so that the output is ``weight (G, O/G, C/G*KH*KW) @ columns``. The backward pass runs the same
+product transposed, and ``col2im`` adds the columns back onto the pixels they were copied from.
+
+``im2col``/``col2im`` lay the columns out image by image, (N, C, KH, KW, OH, OW), the textbook way, and
+``Conv2d`` is built on them: pad, ``im2col``, one matrix product, reshape; backward runs the product
+transposed twice (dL/dW and dL/dcolumns) and ``col2im`` adds dL/dcolumns back onto the pixels.
+``ops/fast/conv.py`` computes the same numbers in other layouts, faster; ``conv2d`` picks it in one line.
 """
 
 from __future__ import annotations
@@ -17,9 +29,62 @@ from ..tensor import Tensor
 from .arguments import pair
 from .fast import fast_kernels
 from .fast.conv import FastConv2d
-from .im2col import col2im, im2col
+from .windows import window_view
 
 __all__ = ["conv2d", "im2col", "col2im", "Conv2d"]
+
+
+def im2col(x_padded, kh: int, kw: int, stride=(1, 1), dilation=(1, 1)):
+    """Copy every KH x KW window of an (already padded) batch of images into columns.
+
+    ``cols[n, c, i, j, p, q] = x_padded[n, c, SH*p + DH*i, SW*q + DW*j]``: for kernel tap (i, j), the
+    pixel that tap sees when the window sits at output position (p, q).
+
+    The windows are first a strided *view* of ``x_padded`` (no copy: ``as_strided`` only describes how to
+    step through the same memory), then copied once into a contiguous array, so that reshaping it to
+    (N, G, C/G*KH*KW, OH*OW) for the matrix product is free.
+
+    Args:
+        x_padded: array (N, C, H + 2*PH, W + 2*PW), NumPy or CuPy.
+        kh, kw: kernel height and width.
+        stride: (SH, SW).
+        dilation: (DH, DW).
+
+    Returns:
+        A new contiguous array of shape (N, C, KH, KW, OH, OW).
+    """
+    return get_array_module(x_padded).ascontiguousarray(window_view(x_padded, kh, kw, stride, dilation))  # the one copy
+
+
+def col2im(cols, input_shape, stride=(1, 1), padding=((0, 0), (0, 0)), dilation=(1, 1)):
+    """The adjoint of pad-then-``im2col``: add every column entry back onto the pixel it was copied from.
+
+    A pixel that sat in several windows receives the sum of their entries (that is the chain rule for a
+    value used several times). The loop runs over the KH*KW kernel taps only; each step adds a whole
+    (N, C, OH, OW) block onto a strided slice of the padded gradient. Finally the padding is cut away.
+
+    Args:
+        cols: array (N, C, KH, KW, OH, OW), e.g. the gradient of ``im2col``'s output.
+        input_shape: (N, C, H, W), the shape of the input *before* padding.
+        stride: (SH, SW).
+        padding: ((top, bottom), (left, right)); PyTorch's ``padding=(PH, PW)`` is ((PH, PH), (PW, PW)).
+        dilation: (DH, DW).
+
+    Returns:
+        Array of ``input_shape`` (a view into the padded buffer when there is padding).
+    """
+    xp = get_array_module(cols)
+    N, C, KH, KW, OH, OW = cols.shape
+    H, W = input_shape[2:]
+    (SH, SW), ((top, bottom), (left, right)), (DH, DW) = stride, padding, dilation
+    grad_padded = xp.zeros((N, C, H + top + bottom, W + left + right), dtype=cols.dtype)
+    for i in range(KH):
+        for j in range(KW):
+            # tap (i, j) read rows DH*i, DH*i + SH, ..., and columns DW*j, DW*j + SW, ...
+            rows = slice(DH * i, DH * i + SH * (OH - 1) + 1, SH)
+            columns = slice(DW * j, DW * j + SW * (OW - 1) + 1, SW)
+            grad_padded[:, :, rows, columns] += cols[:, :, i, j]
+    return grad_padded[:, :, top : top + H, left : left + W]
 
 
 class Conv2d(Function):

@@ -1,14 +1,30 @@
-"""Pooling windows: where each kernel offset's elements sit, padding, and what an average divides by.
+"""Sliding windows: the strided view of every convolution window, and for pooling where each kernel
+offset's elements sit, padding, and what an average divides by.
 
-Shared by the textbook pooling Functions (``ops/pooling.py``) and the fast ones (``ops/fast/pooling.py``).
-Notation as in ``ops/pooling.py``.
+Shared by the textbook Functions (``ops/conv.py``, ``ops/pooling.py``) and the fast ones (``ops/fast/``).
+Notation as in ``ops/conv.py`` and ``ops/pooling.py``.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from ..backend import get_array_module
+from ..backend import as_strided, get_array_module
+from .arguments import output_length
+
+
+def window_view(x_padded, kh: int, kw: int, stride=(1, 1), dilation=(1, 1)):
+    """``im2col``'s windows (``ops/conv.py``) as a strided view (N, C, KH, KW, OH, OW) of x_padded, before the copy."""
+    N, C, height, width = x_padded.shape
+    (SH, SW), (DH, DW) = stride, dilation
+    OH, OW = output_length(height, kh, SH, 0, DH), output_length(width, kw, SW, 0, DW)
+    step_n, step_c, step_h, step_w = x_padded.strides  # bytes to the next image, channel, row, pixel
+    return as_strided(
+        x_padded,
+        shape=(N, C, kh, kw, OH, OW),
+        # next kernel tap: DH rows down; next output position: SH rows down (width likewise)
+        strides=(step_n, step_c, DH * step_h, DW * step_w, SH * step_h, SW * step_w),
+    )
 
 
 def padded_size(size, kernel, stride, padding, dilation, out_size):

@@ -1,6 +1,6 @@
 """Fast convolution kernels: ``FastConv2d`` equals the textbook ``ops/conv.py:Conv2d``, computed faster.
 
-Same notation as ``ops/im2col.py``. The textbook Function copies the windows NCHW (N, C*KH*KW, OH*OW) and
+Same notation as ``ops/conv.py``. The textbook Function copies the windows NCHW (N, C*KH*KW, OH*OW) and
 runs one matrix product per image; here the same im2col + GEMM is arranged for speed (each choice measured
 in benchmarks/RESULTS.md):
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 from ...autograd.function import Function, is_grad_enabled
 from ...backend import as_strided, get_array_module
 from ..arguments import output_length
-from ..im2col import window_view
+from ..windows import window_view
 from .layout import channel_view, from_channels_last, per_channel_total, to_channels_last
 
 # 1. Channels last (see layout.py). The input is read as (N, H, W, C): a window's KW neighbouring

@@ -340,6 +340,22 @@ def normalize_dim(dim, ndim: int, op: str) -> int:
     return int(dim) % rank
 
 
+def dim_aliases(op: str, dim, keepdim: bool, axis=None, keepdims=None):
+    """``(dim, keepdim)`` from PyTorch's names or NumPy's (``axis``, ``keepdims``), which PyTorch also accepts.
+
+    Giving a name and its alias together is a TypeError, as in PyTorch.
+    """
+    if axis is not None:
+        if dim is not None and dim != ():
+            raise TypeError(f"{op}(): got both dim={dim!r} and its alias axis={axis!r}; give one")
+        dim = axis
+    if keepdims is not None:
+        if keepdim:
+            raise TypeError(f"{op}(): got both keepdim and its alias keepdims; give one")
+        keepdim = bool(keepdims)
+    return dim, keepdim
+
+
 def raw_index(index):
     """Replace tensors inside an index by their arrays (NumPy and CuPy index with arrays)."""
     if isinstance(index, Tensor):

@@ -240,9 +240,9 @@ def le(input, other):
     return _check_tensor(input, "le") <= other
 
 
-def std(input, dim=None, unbiased=None, keepdim: bool = False, *, correction=None):
-    """Standard deviation, with Bessel's correction by default, as ``torch.std``."""
-    return _check_tensor(input, "std").std(dim, unbiased, keepdim, correction=correction)
+def std(input, dim=None, unbiased=None, keepdim: bool = False, *, correction=None, axis=None, keepdims=None):
+    """Standard deviation, with Bessel's correction by default, as ``torch.std`` (``axis``/``keepdims`` too)."""
+    return _check_tensor(input, "std").std(dim, unbiased, keepdim, correction=correction, axis=axis, keepdims=keepdims)
 
 
 def maximum(input, other):

@@ -10,6 +10,8 @@ RuntimeError, as in PyTorch.
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 
 from .. import backend
@@ -29,10 +31,10 @@ class Parameter(Tensor):
         return "Parameter containing:\n" + super().__repr__()
 
 
-def _uninitialized_error(tensor) -> ValueError:
+def _uninitialized_error(tensor, where: str) -> ValueError:
     kind = "parameter" if isinstance(tensor, Parameter) else "buffer"
     return ValueError(
-        f"Attempted to use an uninitialized {kind}. This happens with a lazy module (nn.LazyConv2d, "
+        f"Attempted to use an uninitialized {kind} in {where}. This happens with a lazy module (nn.LazyConv2d, "
         "nn.LazyLinear, nn.LazyBatchNorm2d ...) before its first forward: call the network once on a batch of "
         "the right shape (a dry run) before using its parameters."
     )
@@ -58,15 +60,19 @@ class UninitializedTensorMixin:
 
     @property
     def array(self):
-        raise _uninitialized_error(self)
+        raise _uninitialized_error(self, sys._getframe(1).f_code.co_name + "()")  # name the function that tried
 
     @array.setter
     def array(self, value):
-        raise _uninitialized_error(self)
+        raise _uninitialized_error(self, sys._getframe(1).f_code.co_name + "()")
 
     @property
     def shape(self):
-        raise RuntimeError(
+        caller = sys._getframe(1)
+        if caller.f_globals.get("__name__", "").startswith("minicnn."):
+            # an op of minicnn read the shape at its door: the values are being used (PyTorch: ValueError)
+            raise _uninitialized_error(self, caller.f_code.co_name + "()")
+        raise RuntimeError(  # the user asked for the shape itself (PyTorch: RuntimeError)
             "Can't access the shape of an uninitialized parameter or buffer. This error usually happens in "
             "`load_state_dict` when trying to load an uninitialized parameter into an initialized one. "
             "Call `forward` to initialize the parameters before accessing their attributes."
@@ -75,7 +81,7 @@ class UninitializedTensorMixin:
     def size(self, dim: int | None = None):
         # PyTorch answers with the placeholder's own size, a 1-d tensor of 0 elements
         if dim is not None:
-            raise _uninitialized_error(self)
+            raise _uninitialized_error(self, "size()")
         return Size((0,))
 
     @property
@@ -93,6 +99,9 @@ class UninitializedTensorMixin:
     @property
     def data(self) -> Tensor:
         return Tensor(self._template)  # PyTorch's .data of a placeholder is an empty tensor
+
+    def requires_grad_(self, requires_grad: bool = True):
+        raise _uninitialized_error(self, "requires_grad_()")  # as PyTorch (a method call on the values)
 
     def _convert_template(self, convert) -> None:
         """``Module.to(...)`` before the dry run: change the dtype/device the values will have."""

@@ -4,7 +4,7 @@ import copy
 
 import numpy as np
 import pytest
-from helpers import assert_close, require_torch
+from helpers import DEVICES, assert_close, require_torch
 
 import minicnn
 from minicnn import nn
@@ -172,13 +172,17 @@ def test_optimizer_made_before_the_dry_run_trains_the_materialized_parameters():
         assert_close(ours.state_dict()[key], value, atol=1e-4, name=key)
 
 
-def test_dtype_and_device_set_before_the_dry_run_are_kept():
+@pytest.mark.parametrize("device", DEVICES)
+def test_dtype_and_device_set_before_the_dry_run_are_kept(device):
     lazy = nn.Sequential(nn.LazyConv2d(2, 3), nn.LazyBatchNorm2d()).double()
     assert lazy[0].weight.dtype == minicnn.float64 and lazy[1].running_mean.dtype == minicnn.float64
-    lazy.to("cpu")
-    lazy(minicnn.randn(1, 1, 4, 4, dtype=minicnn.float64))
-    assert all(p.dtype == minicnn.float64 for p in lazy.parameters())
-    assert lazy[1].running_var.dtype == minicnn.float64 and lazy[0].weight.device.type == "cpu"
+    lazy.to(device)
+    assert lazy[0].weight.device.type == device
+    lazy(minicnn.randn(1, 1, 4, 4, dtype=minicnn.float64, device=device))
+    assert all(p.dtype == minicnn.float64 and p.device.type == device for p in lazy.parameters())
+    assert lazy[1].running_var.dtype == minicnn.float64 and lazy[1].running_var.device.type == device
+    placed = nn.LazyLinear(3, device=device)  # the device= keyword, as PyTorch's
+    assert placed(minicnn.randn(2, 4, device=device)).device.type == device
 
 
 def test_apply_init_after_the_dry_run_sees_the_plain_classes():

@@ -1,8 +1,9 @@
-"""``Module``, ``Parameter`` and the containers (``Sequential``, ``ModuleList``, ``ModuleDict``), as in PyTorch.
+"""``Module`` and the containers (``Sequential``, ``ModuleList``, ``ModuleDict``), as in PyTorch.
 
 A Module keeps three ordered registries, filled by plain attribute assignment: parameters (tensors the
 optimizer trains), buffers (state that is saved but not trained, like BatchNorm's running mean) and
 submodules. Everything else (state_dict keys, ``parameters()``, ``print(model)``) walks them in order.
+``Parameter`` (and the placeholders of lazy modules) live in ``parameter.py``.
 """
 
 from __future__ import annotations

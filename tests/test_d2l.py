@@ -149,3 +149,19 @@ def test_chapter_blocks_match_pytorch():
         our_out.square().sum().backward()
         _compare_gradients(dict(ours.named_parameters()), theirs, f"{name}:")
         assert repr(ours) == repr(theirs)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["AlexNet", "NiN", "ResNet18"])
+def test_chapter_listing_at_full_width_matches_pytorch(name):
+    """The networks the gradient test narrows, at the chapters' own width: layer_summary's listing and print.
+
+    (VGG at full width is left out: its first Linear alone holds 103 M weights, 400 MB per library.)
+    """
+    torch, theirs_lib, ours_lib = _libraries(1)
+    args, shape, _, _ = NETWORKS[name]
+    theirs, ours = theirs_lib[name](*args), ours_lib[name](*args)
+    x = _array((1,) + shape[1:], seed=0)
+    with torch.no_grad(), minicnn.no_grad():
+        assert ours.layer_summary(minicnn.tensor(x)) == _their_listing(theirs.layer_summary(torch.tensor(x)))
+    assert repr(ours) == repr(theirs)

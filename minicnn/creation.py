@@ -9,8 +9,18 @@ from .dtypes import as_dtype, default_array, float32, int64, is_array
 from .tensor import Tensor
 
 
-def _shape(size, op):
-    """Accept ``zeros(2, 3)``, ``zeros((2, 3))`` and ``zeros([2, 3])``."""
+def _shape(size, op, size_keyword=None):
+    """Accept ``zeros(2, 3)``, ``zeros((2, 3))``, ``zeros([2, 3])`` and ``zeros(size=(2, 3))``.
+
+    Args:
+        size: the positional sizes; size_keyword: the ``size=`` keyword (a sequence), never both.
+    """
+    if size_keyword is not None:  # PyTorch's keyword form: one sequence of sizes
+        if size:
+            raise TypeError(f"{op}() got multiple values for argument 'size'")
+        if not isinstance(size_keyword, (tuple, list)):
+            raise TypeError(f"{op}(): argument 'size' must be tuple of ints, not {type(size_keyword).__name__}")
+        size = (tuple(size_keyword),)
     if len(size) == 1 and isinstance(size[0], (tuple, list)):
         size = tuple(size[0])
     for s in size:
@@ -51,16 +61,16 @@ def from_numpy(array: np.ndarray) -> Tensor:
     return Tensor(array)
 
 
-def zeros(*size, dtype=None, requires_grad=False, device=None) -> Tensor:
-    return _place(np.zeros(_shape(size, "zeros"), dtype=as_dtype(dtype) or float32), None, device, requires_grad)
+def zeros(*sizes, size=None, dtype=None, requires_grad=False, device=None) -> Tensor:
+    return _place(np.zeros(_shape(sizes, "zeros", size), dtype=as_dtype(dtype) or float32), None, device, requires_grad)
 
 
-def ones(*size, dtype=None, requires_grad=False, device=None) -> Tensor:
-    return _place(np.ones(_shape(size, "ones"), dtype=as_dtype(dtype) or float32), None, device, requires_grad)
+def ones(*sizes, size=None, dtype=None, requires_grad=False, device=None) -> Tensor:
+    return _place(np.ones(_shape(sizes, "ones", size), dtype=as_dtype(dtype) or float32), None, device, requires_grad)
 
 
-def empty(*size, dtype=None, requires_grad=False, device=None) -> Tensor:
-    return _place(np.empty(_shape(size, "empty"), dtype=as_dtype(dtype) or float32), None, device, requires_grad)
+def empty(*sizes, size=None, dtype=None, requires_grad=False, device=None) -> Tensor:
+    return _place(np.empty(_shape(sizes, "empty", size), dtype=as_dtype(dtype) or float32), None, device, requires_grad)
 
 
 def full(size, fill_value, dtype=None, requires_grad=False, device=None) -> Tensor:
@@ -115,15 +125,15 @@ def linspace(start, end, steps, dtype=None, requires_grad=False, device=None) ->
     return _place(np.linspace(start, end, steps), dtype or float32, device, requires_grad)
 
 
-def rand(*size, dtype=None, requires_grad=False, device=None) -> Tensor:
+def rand(*sizes, size=None, dtype=None, requires_grad=False, device=None) -> Tensor:
     """Uniform numbers in [0, 1), drawn from the generator ``manual_seed`` sets."""
-    array = backend.random_uniform(np, _shape(size, "rand"), as_dtype(dtype) or float32)
+    array = backend.random_uniform(np, _shape(sizes, "rand", size), as_dtype(dtype) or float32)
     return _place(array, None, device, requires_grad)
 
 
-def randn(*size, dtype=None, requires_grad=False, device=None) -> Tensor:
+def randn(*sizes, size=None, dtype=None, requires_grad=False, device=None) -> Tensor:
     """Standard normal numbers, drawn from the generator ``manual_seed`` sets."""
-    array = backend.random_normal(np, _shape(size, "randn"), as_dtype(dtype) or float32)
+    array = backend.random_normal(np, _shape(sizes, "randn", size), as_dtype(dtype) or float32)
     return _place(array, None, device, requires_grad)
 
 

@@ -21,6 +21,54 @@ from .dtypes import as_dtype, bool_, default_array, float16, float32, float64, i
 from .tensor_repr import tensor_repr
 
 
+class Size(tuple):
+    """A tensor's shape, as ``torch.Size``: a tuple of ints that prints as ``minicnn.Size([64, 1, 28, 28])``.
+
+    Being a tuple, it unpacks, indexes, hashes and compares equal to the plain tuple of the same sizes, and
+    NumPy takes it wherever a shape goes; slicing, ``+`` and ``*`` give a Size again, as in PyTorch.
+    One difference: an f-string shows it as the tuple ``(64, 1, 28, 28)`` (PyTorch's shows ``torch.Size``),
+    which keeps minicnn's error messages short; ``print``, ``str`` and ``repr`` show ``minicnn.Size([...])``.
+    """
+
+    def __new__(cls, sizes=()):
+        sizes = tuple(sizes)
+        for i, size in enumerate(sizes):
+            if not isinstance(size, (int, np.integer)) or isinstance(size, bool):
+                raise TypeError(f"Size() takes an iterable of 'int' (item {i} is '{type(size).__name__}')")
+        return super().__new__(cls, (int(size) for size in sizes))
+
+    def __repr__(self):
+        return f"minicnn.Size({list(self)})"
+
+    __str__ = __repr__  # print(x.shape) shows minicnn.Size([...]), as PyTorch's torch.Size([...])
+
+    def __format__(self, format_spec: str) -> str:
+        # inside f-strings (every error message of minicnn) a shape reads as the tuple (64, 1, 28, 28)
+        return format(tuple(self), format_spec)
+
+    def __getitem__(self, index):
+        item = super().__getitem__(index)
+        return Size(item) if isinstance(index, slice) else item
+
+    def __add__(self, other):
+        return Size(tuple(self) + tuple(other)) if isinstance(other, tuple) else NotImplemented
+
+    def __radd__(self, other):  # (1, 1) + x.shape is a Size too
+        return Size(tuple(other) + tuple(self)) if isinstance(other, tuple) else NotImplemented
+
+    def __mul__(self, times):
+        return Size(tuple(self) * times)
+
+    __rmul__ = __mul__
+
+    def numel(self) -> int:
+        """The number of elements a tensor of this shape holds (1 for ``Size([])``)."""
+        count = 1
+        for size in self:
+            count *= size
+        return count
+
+
 class Tensor:
     """An n-dimensional array that remembers how it was computed, so gradients can flow back.
 
@@ -132,8 +180,8 @@ class Tensor:
         self.array = value
 
     @property
-    def shape(self) -> tuple:
-        return self.array.shape
+    def shape(self) -> Size:
+        return tuple.__new__(Size, self.array.shape)  # NumPy shapes are ints already: no check needed
 
     @property
     def dtype(self):
@@ -156,7 +204,7 @@ class Tensor:
 
     def size(self, dim: int | None = None):
         if dim is None:
-            return self.array.shape
+            return tuple.__new__(Size, self.array.shape)  # NumPy shapes are ints already: no check needed
         return self.array.shape[normalize_dim(dim, self.ndim, "size")]
 
     def numel(self) -> int:
@@ -193,6 +241,12 @@ class Tensor:
 
     def __int__(self):
         return int(self.item())
+
+    def __format__(self, format_spec: str) -> str:
+        """``f'{loss:.3f}'``: a 0-d tensor formats as its number; others only with an empty spec, as in PyTorch."""
+        if self.ndim == 0 and type(self) is Tensor:  # PyTorch formats plain 0-d tensors only (not Parameters)
+            return format(self.item(), format_spec)
+        return object.__format__(self, format_spec)
 
     def __bool__(self):
         if self.array.size != 1:
@@ -311,6 +365,22 @@ def normalize_dim(dim, ndim: int, op: str) -> int:
             f"{op}: dimension out of range (expected to be in range of [{-rank}, {rank - 1}], but got {dim})"
         )
     return int(dim) % rank
+
+
+def dim_aliases(op: str, dim, keepdim: bool, axis=None, keepdims=None):
+    """``(dim, keepdim)`` from PyTorch's names or NumPy's (``axis``, ``keepdims``), which PyTorch also accepts.
+
+    Giving a name and its alias together is a TypeError, as in PyTorch.
+    """
+    if axis is not None:
+        if dim is not None and dim != ():
+            raise TypeError(f"{op}(): got both dim={dim!r} and its alias axis={axis!r}; give one")
+        dim = axis
+    if keepdims is not None:
+        if keepdim:
+            raise TypeError(f"{op}(): got both keepdim and its alias keepdims; give one")
+        keepdim = bool(keepdims)
+    return dim, keepdim
 
 
 def raw_index(index):

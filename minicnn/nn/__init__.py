@@ -1,6 +1,6 @@
 """``minicnn.nn``: Module, Parameter, containers, layers, losses, init, utils and the functional interface."""
 
-from . import functional, init, utils
+from . import functional, init, parameter, utils
 from .layers import (
     AdaptiveAvgPool2d,
     AdaptiveMaxPool2d,
@@ -27,7 +27,9 @@ from .layers import (
     Softmax,
     Tanh,
 )
-from .module import Module, ModuleDict, ModuleList, Parameter, Sequential
+from .lazy import LazyBatchNorm1d, LazyBatchNorm2d, LazyConv2d, LazyLinear, LazyModuleMixin
+from .module import Module, ModuleDict, ModuleList, Sequential
+from .parameter import Parameter, UninitializedBuffer, UninitializedParameter
 
 __all__ = [
     "AdaptiveAvgPool2d",
@@ -44,6 +46,11 @@ __all__ = [
     "Flatten",
     "Identity",
     "L1Loss",
+    "LazyBatchNorm1d",
+    "LazyBatchNorm2d",
+    "LazyConv2d",
+    "LazyLinear",
+    "LazyModuleMixin",
     "LeakyReLU",
     "Linear",
     "LogSoftmax",
@@ -59,7 +66,10 @@ __all__ = [
     "Sigmoid",
     "Softmax",
     "Tanh",
+    "UninitializedBuffer",
+    "UninitializedParameter",
     "functional",
     "init",
+    "parameter",
     "utils",
 ]

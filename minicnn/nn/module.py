@@ -1,8 +1,9 @@
-"""``Module``, ``Parameter`` and the containers (``Sequential``, ``ModuleList``, ``ModuleDict``), as in PyTorch.
+"""``Module`` and the containers (``Sequential``, ``ModuleList``, ``ModuleDict``), as in PyTorch.
 
 A Module keeps three ordered registries, filled by plain attribute assignment: parameters (tensors the
 optimizer trains), buffers (state that is saved but not trained, like BatchNorm's running mean) and
 submodules. Everything else (state_dict keys, ``parameters()``, ``print(model)``) walks them in order.
+``Parameter`` (and the placeholders of lazy modules) live in ``parameter.py``.
 """
 
 from __future__ import annotations
@@ -15,18 +16,7 @@ from .. import backend
 from ..autograd.function import no_grad
 from ..autograd.versions import bump_version
 from ..tensor import Tensor, parse_to_arguments
-
-
-class Parameter(Tensor):
-    """A tensor that is a module's trainable weight: registered on assignment, ``requires_grad`` by default."""
-
-    def __init__(self, data=None, requires_grad: bool = True):
-        if data is None:
-            data = np.empty(0, dtype=np.float32)
-        super().__init__(data.array if isinstance(data, Tensor) else data, requires_grad=requires_grad)
-
-    def __repr__(self):
-        return "Parameter containing:\n" + super().__repr__()
+from .parameter import Parameter, is_lazy
 
 
 class RemovableHandle:
@@ -283,6 +273,9 @@ class Module:
         """Replace every parameter's and buffer's array (and grads) in place: tensors keep their identity."""
         with no_grad():
             for tensor in list(self.parameters()) + list(self.buffers()):
+                if is_lazy(tensor):  # no values yet: change the dtype/device they will be made with
+                    tensor._convert_template(convert)
+                    continue
                 tensor.array = convert(tensor.array)
                 if tensor.grad is not None:
                     tensor.grad.array = convert(tensor.grad.array)
@@ -324,11 +317,11 @@ class Module:
         if destination is None:
             destination = OrderedDict()
         for name, param in self._parameters.items():
-            if param is not None:
-                destination[prefix + name] = param if keep_vars else param.detach()
+            if param is not None:  # a lazy placeholder goes in as itself, as in PyTorch (it has no values)
+                destination[prefix + name] = param if keep_vars or is_lazy(param) else param.detach()
         for name, buffer in self._buffers.items():
             if buffer is not None and name not in self._non_persistent_buffers:
-                destination[prefix + name] = buffer if keep_vars else buffer.detach()
+                destination[prefix + name] = buffer if keep_vars or is_lazy(buffer) else buffer.detach()
         for name, module in self._modules.items():
             if module is not None:
                 module.state_dict(destination, prefix + name + ".", keep_vars)
@@ -346,14 +339,25 @@ class Module:
         if not hasattr(state_dict, "items"):
             raise TypeError(f"load_state_dict: expected a dict, got {type(state_dict).__name__}")
         own = self.state_dict(keep_vars=True)
-        arrays = {key: _to_numpy_array(value, key) for key, value in state_dict.items()}
+        # a lazy placeholder in the checkpoint has no values: it can only meet another placeholder
+        for key, value in state_dict.items():
+            if is_lazy(value) and key in own and not is_lazy(own[key]):
+                raise RuntimeError(
+                    f"load_state_dict: can't load '{key}' into {type(self).__name__}: the checkpoint holds an "
+                    "uninitialized parameter or buffer (its lazy module never ran forward), which has no shape "
+                    "and no values. Call forward on the source model (a dry run) before taking its state_dict."
+                )
+        arrays = {key: value if is_lazy(value) else _to_numpy_array(value, key) for key, value in state_dict.items()}
         missing = [key for key in own if key not in arrays]
         unexpected = [key for key in arrays if key not in own]
         mismatched = [
             f"size mismatch for {key}: copying a param with shape {tuple(arrays[key].shape)} from checkpoint, "
             f"the shape in current model is {tuple(own[key].shape)}."
             for key in own
-            if key in arrays and tuple(arrays[key].shape) != tuple(own[key].shape)
+            if key in arrays
+            and not is_lazy(own[key])
+            and not is_lazy(arrays[key])
+            and tuple(arrays[key].shape) != tuple(own[key].shape)
         ]
         problems = list(mismatched)
         if strict:
@@ -365,6 +369,10 @@ class Module:
             raise RuntimeError(f"Error(s) in loading state_dict for {type(self).__name__}:\n\t" + "\n\t".join(problems))
         with no_grad():
             for key, tensor in own.items():
+                if key in arrays and is_lazy(arrays[key]):
+                    continue  # placeholder onto placeholder: nothing to copy
+                if key in arrays and is_lazy(tensor):
+                    tensor.materialize(arrays[key].shape)  # a lazy module takes its shapes from the checkpoint
                 if key in arrays:
                     value = arrays[key]
                     xp = backend.get_array_module(tensor.array)

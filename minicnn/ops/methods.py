@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from ..backend import get_array_module
 from ..dtypes import as_dtype, bool_
-from ..tensor import Tensor, normalize_dim, parse_to_arguments
+from ..tensor import Tensor, dim_aliases, normalize_dim, parse_to_arguments
 from . import activation, elementwise, matmul, reduction
 from . import shape as shape_ops  # (``shape`` is a parameter name below)
 from .inplace import attach
@@ -173,43 +173,44 @@ class TensorMethods:
     def tanh(self):
         return activation.tanh(self)
 
-    def softmax(self, dim):
-        return activation.softmax(self, dim)
+    def softmax(self, dim=None, *, axis=None):
+        return activation.softmax(self, dim_aliases("softmax", dim, False, axis)[0])
 
-    def log_softmax(self, dim):
-        return activation.log_softmax(self, dim)
+    def log_softmax(self, dim=None, *, axis=None):
+        return activation.log_softmax(self, dim_aliases("log_softmax", dim, False, axis)[0])
 
     # ------------------------------------------------------------ reductions
-    def sum(self, dim=None, keepdim: bool = False, dtype=None):
+    # each takes PyTorch's ``dim``/``keepdim`` or NumPy's ``axis``/``keepdims`` (PyTorch accepts both)
+    def sum(self, dim=None, keepdim: bool = False, dtype=None, *, axis=None, keepdims=None):
         source = self if dtype is None else self.to(dtype)
-        return reduction.sum(source, dim, keepdim)
+        return reduction.sum(source, dim, keepdim, axis=axis, keepdims=keepdims)
 
-    def mean(self, dim=None, keepdim: bool = False):
-        return reduction.mean(self, dim, keepdim)
+    def mean(self, dim=None, keepdim: bool = False, *, axis=None, keepdims=None):
+        return reduction.mean(self, dim, keepdim, axis=axis, keepdims=keepdims)
 
-    def var(self, dim=None, unbiased=None, keepdim: bool = False, *, correction=None):
-        return reduction.var(self, dim, unbiased, keepdim, correction)
+    def var(self, dim=None, unbiased=None, keepdim: bool = False, *, correction=None, axis=None, keepdims=None):
+        return reduction.var(self, dim, unbiased, keepdim, correction, axis=axis, keepdims=keepdims)
 
-    def std(self, dim=None, unbiased=None, keepdim: bool = False, *, correction=None):
-        return reduction.var(self, dim, unbiased, keepdim, correction).sqrt()
+    def std(self, dim=None, unbiased=None, keepdim: bool = False, *, correction=None, axis=None, keepdims=None):
+        return reduction.var(self, dim, unbiased, keepdim, correction, axis=axis, keepdims=keepdims).sqrt()
 
-    def max(self, dim=None, keepdim: bool = False):
-        return reduction.max(self, dim, keepdim)
+    def max(self, dim=None, keepdim: bool = False, *, axis=None, keepdims=None):
+        return reduction.max(self, dim, keepdim, axis=axis, keepdims=keepdims)
 
-    def min(self, dim=None, keepdim: bool = False):
-        return reduction.min(self, dim, keepdim)
+    def min(self, dim=None, keepdim: bool = False, *, axis=None, keepdims=None):
+        return reduction.min(self, dim, keepdim, axis=axis, keepdims=keepdims)
 
-    def amax(self, dim=(), keepdim: bool = False):
-        return reduction.amax(self, dim, keepdim)
+    def amax(self, dim=(), keepdim: bool = False, *, axis=None, keepdims=None):
+        return reduction.amax(self, dim, keepdim, axis=axis, keepdims=keepdims)
 
-    def amin(self, dim=(), keepdim: bool = False):
-        return reduction.amin(self, dim, keepdim)
+    def amin(self, dim=(), keepdim: bool = False, *, axis=None, keepdims=None):
+        return reduction.amin(self, dim, keepdim, axis=axis, keepdims=keepdims)
 
-    def argmax(self, dim=None, keepdim: bool = False):
-        return reduction.argmax(self, dim, keepdim)
+    def argmax(self, dim=None, keepdim: bool = False, *, axis=None, keepdims=None):
+        return reduction.argmax(self, dim, keepdim, axis=axis, keepdims=keepdims)
 
-    def argmin(self, dim=None, keepdim: bool = False):
-        return reduction.argmin(self, dim, keepdim)
+    def argmin(self, dim=None, keepdim: bool = False, *, axis=None, keepdims=None):
+        return reduction.argmin(self, dim, keepdim, axis=axis, keepdims=keepdims)
 
     # ------------------------------------------------------------ shape
     def view(self, *shape):
@@ -224,14 +225,21 @@ class TensorMethods:
     def flatten(self, start_dim: int = 0, end_dim: int = -1):
         return shape_ops.flatten(self, start_dim, end_dim)
 
-    def squeeze(self, dim=None):
-        return shape_ops.squeeze(self, dim)
+    def squeeze(self, dim=None, *, axis=None):
+        return shape_ops.squeeze(self, dim_aliases("squeeze", dim, False, axis)[0])
 
-    def unsqueeze(self, dim: int):
+    def unsqueeze(self, dim: int | None = None, *, axis=None):
+        dim = dim_aliases("unsqueeze", dim, False, axis)[0]
+        if dim is None:
+            raise TypeError("unsqueeze(): missing the dim argument")
         return shape_ops.unsqueeze(self, dim)
 
     def transpose(self, dim0: int, dim1: int):
         return shape_ops.transpose(self, dim0, dim1)
+
+    def swapaxes(self, axis0: int, axis1: int):
+        """NumPy's name for ``transpose(dim0, dim1)``."""
+        return shape_ops.transpose(self, axis0, axis1)
 
     def t(self):
         if self.ndim > 2:

@@ -13,7 +13,7 @@ import numpy as np
 
 from ..autograd.function import Function
 from ..backend import get_array_module
-from ..tensor import Tensor, normalize_dim
+from ..tensor import Tensor, dim_aliases, normalize_dim
 from .elementwise import maximum, minimum
 
 MaxResult = namedtuple("max", ["values", "indices"])  # what x.max(dim) returns, as torch.return_types.max
@@ -118,22 +118,25 @@ def _check_tensor(x, op):
         raise TypeError(f"{op}: expected a Tensor, got {type(x).__name__}")
 
 
-def sum(x, dim=None, keepdim=False):
+def sum(x, dim=None, keepdim=False, *, axis=None, keepdims=None):
+    dim, keepdim = dim_aliases("sum", dim, keepdim, axis, keepdims)
     _check_tensor(x, "sum")
     if x.dtype.kind in "biu" and x.dtype != np.int64:  # integer and bool sums are int64, as in PyTorch
         x = x.to(np.int64)
     return Sum.apply(x, axes=reduced_axes(dim, x.ndim, "sum"), keepdim=keepdim)
 
 
-def mean(x, dim=None, keepdim=False):
+def mean(x, dim=None, keepdim=False, *, axis=None, keepdims=None):
+    dim, keepdim = dim_aliases("mean", dim, keepdim, axis, keepdims)
     _check_tensor(x, "mean")
     if x.dtype.kind != "f":
         raise TypeError(f"mean: expected a floating point tensor, got {x.dtype} (use .float() first)")
     return Mean.apply(x, axes=reduced_axes(dim, x.ndim, "mean"), keepdim=keepdim)
 
 
-def var(x, dim=None, unbiased=None, keepdim=False, correction=None):
+def var(x, dim=None, unbiased=None, keepdim=False, correction=None, *, axis=None, keepdims=None):
     """Variance with Bessel's correction by default (``correction=1``), as ``torch.var``."""
+    dim, keepdim = dim_aliases("var", dim, keepdim, axis, keepdims)
     _check_tensor(x, "var")
     if unbiased is not None and correction is not None:
         raise ValueError("var: give either unbiased or correction, not both")
@@ -165,20 +168,24 @@ def _max_or_min(x, dim, keepdim, smallest):
     return (MinResult if smallest else MaxResult)(values, indices)
 
 
-def max(x, dim=None, keepdim=False):
+def max(x, dim=None, keepdim=False, *, axis=None, keepdims=None):
+    dim, keepdim = dim_aliases("max", dim, keepdim, axis, keepdims)
     return _max_or_min(x, dim, keepdim, smallest=False)
 
 
-def min(x, dim=None, keepdim=False):
+def min(x, dim=None, keepdim=False, *, axis=None, keepdims=None):
+    dim, keepdim = dim_aliases("min", dim, keepdim, axis, keepdims)
     return _max_or_min(x, dim, keepdim, smallest=True)
 
 
-def amax(x, dim=(), keepdim=False):
+def amax(x, dim=(), keepdim=False, *, axis=None, keepdims=None):
+    dim, keepdim = dim_aliases("amax", dim, keepdim, axis, keepdims)
     _check_tensor(x, "amax")
     return MaxAll.apply(x, axes=reduced_axes(dim, x.ndim, "amax"), keepdim=keepdim, smallest=False)
 
 
-def amin(x, dim=(), keepdim=False):
+def amin(x, dim=(), keepdim=False, *, axis=None, keepdims=None):
+    dim, keepdim = dim_aliases("amin", dim, keepdim, axis, keepdims)
     _check_tensor(x, "amin")
     return MaxAll.apply(x, axes=reduced_axes(dim, x.ndim, "amin"), keepdim=keepdim, smallest=True)
 
@@ -199,11 +206,13 @@ def _arg_extreme(x, dim, keepdim, smallest):
     return Tensor(indices.astype(xp.int64))
 
 
-def argmax(x, dim=None, keepdim=False):
+def argmax(x, dim=None, keepdim=False, *, axis=None, keepdims=None):
+    dim, keepdim = dim_aliases("argmax", dim, keepdim, axis, keepdims)
     return _arg_extreme(x, dim, keepdim, smallest=False)
 
 
-def argmin(x, dim=None, keepdim=False):
+def argmin(x, dim=None, keepdim=False, *, axis=None, keepdims=None):
+    dim, keepdim = dim_aliases("argmin", dim, keepdim, axis, keepdims)
     return _arg_extreme(x, dim, keepdim, smallest=True)
 
 

@@ -10,7 +10,7 @@ import math
 from .. import backend
 from ..autograd.function import Function
 from ..backend import get_array_module
-from ..tensor import Tensor, normalize_dim, raw_index
+from ..tensor import Tensor, dim_aliases, normalize_dim, raw_index
 from .elementwise import sum_to_shape
 from .fast.layout import from_channels_last, is_channels_last
 
@@ -231,7 +231,8 @@ def flatten(x, start_dim=0, end_dim=-1):
     return reshape(x, shape)
 
 
-def squeeze(x, dim=None):
+def squeeze(x, dim=None, *, axis=None):
+    dim = dim_aliases("squeeze", dim, False, axis)[0]
     if dim is None:
         return reshape(x, tuple(s for s in x.shape if s != 1))
     dims = dim if isinstance(dim, (tuple, list)) else (dim,)
@@ -239,7 +240,10 @@ def squeeze(x, dim=None):
     return reshape(x, tuple(s for i, s in enumerate(x.shape) if not (i in dims and s == 1)))
 
 
-def unsqueeze(x, dim):
+def unsqueeze(x, dim=None, *, axis=None):
+    dim = dim_aliases("unsqueeze", dim, False, axis)[0]
+    if dim is None:
+        raise TypeError("unsqueeze(): missing the dim argument")
     dim = normalize_dim(dim, x.ndim + 1, "unsqueeze")
     return reshape(x, x.shape[:dim] + (1,) + x.shape[dim:])
 
@@ -355,7 +359,8 @@ def cat(tensors, dim=0):
     return Cat.apply(*tensors, dim=dim)
 
 
-def stack(tensors, dim=0):
+def stack(tensors, dim=None, *, axis=None):
+    dim = dim_aliases("stack", dim, False, axis)[0] or 0
     _check_tensors(tensors, "stack")
     shapes = [tuple(t.shape) for t in tensors]
     if len(set(shapes)) != 1:

@@ -20,7 +20,7 @@ from ..ops import matmul as _matmul
 from ..ops import reduction as _reduction
 from ..ops.reduction import norm
 from ..ops.shape import chunk, split
-from ..tensor import Tensor
+from ..tensor import Size, Tensor
 
 _PACKAGE = __name__.split(".")[0]  # "minicnn"
 
@@ -115,19 +115,6 @@ class inference_mode(set_grad_enabled):
 def get_default_dtype():
     """float32: the dtype Python floats become (minicnn's default, fixed)."""
     return float32
-
-
-class Size(tuple):
-    """A tensor's shape. ``x.shape`` is a plain tuple in minicnn, and compares equal to ``Size`` of the same sizes."""
-
-    def __repr__(self):
-        return f"{_PACKAGE}.Size({list(self)})"
-
-    def numel(self) -> int:
-        count = 1
-        for size in self:
-            count *= size
-        return count
 
 
 def _typed_tensor(dtype, name):
@@ -253,9 +240,9 @@ def le(input, other):
     return _check_tensor(input, "le") <= other
 
 
-def std(input, dim=None, unbiased=None, keepdim: bool = False, *, correction=None):
-    """Standard deviation, with Bessel's correction by default, as ``torch.std``."""
-    return _check_tensor(input, "std").std(dim, unbiased, keepdim, correction=correction)
+def std(input, dim=None, unbiased=None, keepdim: bool = False, *, correction=None, axis=None, keepdims=None):
+    """Standard deviation, with Bessel's correction by default, as ``torch.std`` (``axis``/``keepdims`` too)."""
+    return _check_tensor(input, "std").std(dim, unbiased, keepdim, correction=correction, axis=axis, keepdims=keepdims)
 
 
 def maximum(input, other):

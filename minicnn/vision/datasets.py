@@ -273,12 +273,12 @@ class MNIST(Dataset):
         A file already present (in any place ``_find`` looks) is kept if it matches its published MD5 or, failing
         that, reads as a valid IDX file (Debian's recompressed copies have other MD5s but the same content).
         """
-        os.makedirs(self.raw_folder, exist_ok=True)
         for filename, md5 in self.resources:
             stem = filename[: -len(".gz")]
             present = self._find(stem)
             if present is not None and self._is_usable(present, filename, md5):
                 continue
+            os.makedirs(self.raw_folder, exist_ok=True)  # only when something is fetched: root may be read-only
             self._download_file(filename, md5)
 
     @staticmethod

@@ -119,11 +119,12 @@ def test_textbook_flag_runs_the_textbook_functions_with_the_same_numbers(tmp_pat
     # float32 rounding differs between the two tiers, so one of 1,000 near-tied digits may flip: compare the loss
     assert test_loss(fast.stdout) == pytest.approx(test_loss(textbook.stdout), rel=1e-3)
 
-    sys.path.insert(0, str(ROOT / "examples"))
-    try:
-        import common
-    finally:
-        sys.path.remove(str(ROOT / "examples"))
+    import importlib.util
+
+    # examples/common.py under its own name (benchmarks/ has a `common` module too)
+    spec = importlib.util.spec_from_file_location("examples_common", ROOT / "examples" / "common.py")
+    common = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(common)
     from minicnn.ops.fast import fast_kernels
 
     seen = []

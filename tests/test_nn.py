@@ -114,6 +114,65 @@ def test_load_state_dict_checks_everything_before_changing_anything():
     assert result.missing_keys == ["conv.bias", "fc.weight"] and result.unexpected_keys == ["extra.weight"]
 
 
+def test_batchnorm_without_num_batches_tracked_follows_pytorchs_rule():
+    """A state dict that records no version (a plain dict, a safetensors file) or BatchNorm version < 2 may lack
+    num_batches_tracked: the layer keeps its own count. One recording version 2 must have it (strict)."""
+    torch = require_torch()
+
+    def pair(track=True):
+        ours = nn.Sequential(nn.Linear(3, 3), nn.BatchNorm1d(3, track_running_stats=track))
+        theirs = torch.nn.Sequential(torch.nn.Linear(3, 3), torch.nn.BatchNorm1d(3, track_running_stats=track))
+        if track:  # a count of its own, to see that it is kept
+            ours[1].num_batches_tracked.array[...] = 5
+            theirs[1].num_batches_tracked.fill_(5)
+        return ours, theirs
+
+    def outcome(model, state, strict=True):
+        try:
+            result = model.load_state_dict(state, strict=strict)
+        except RuntimeError as error:
+            return "missing" if 'Missing key(s) in state_dict: "1.num_batches_tracked"' in str(error) else str(error)
+        count = model[1].num_batches_tracked
+        return (list(result.missing_keys), None if count is None else int(count.item()))
+
+    source = nn.Sequential(nn.Linear(3, 3), nn.BatchNorm1d(3))
+    source[1].num_batches_tracked.array[...] = 9
+    plain = {k: v.numpy() for k, v in source.state_dict().items() if not k.endswith("num_batches_tracked")}
+    cases = {
+        "plain dict": (lambda: dict(plain), lambda: {k: torch.tensor(v) for k, v in plain.items()}),
+        "version 2": (None, None),  # each library's own state_dict(), key deleted: its _metadata says version 2
+        "version 1": (None, None),
+        "no entry for the layer": (None, None),
+    }
+    for case in cases:
+        for strict in (True, False):
+            ours, theirs = pair()
+            if case == "plain dict":
+                our_state, their_state = cases[case][0](), cases[case][1]()
+            else:
+                our_state, their_state = ours.state_dict(), theirs.state_dict()
+                for state in (our_state, their_state):
+                    del state["1.num_batches_tracked"]
+                    if case == "version 1":
+                        state._metadata["1"] = {"version": 1}
+                    if case == "no entry for the layer":
+                        del state._metadata["1"]
+            expected = outcome(theirs, their_state, strict)
+            assert outcome(ours, our_state, strict) == expected, (case, strict)
+            # PyTorch's own state dict (with its _metadata) loads into minicnn by the same rule
+            assert outcome(pair()[0], their_state, strict) == expected, (case, strict)
+    assert outcome(pair()[0], dict(plain)) == ([], 5)  # the count kept is the layer's own
+    assert outcome(pair()[0], torch.nn.Sequential(torch.nn.Linear(3, 3), torch.nn.BatchNorm1d(3)).state_dict()) == (
+        [],
+        0,
+    )  # present: loaded
+    ours, theirs = pair(track=False)  # no buffer at all: nothing to fill in
+    their_plain = {k: torch.tensor(v) for k, v in plain.items()}
+    assert outcome(ours, dict(plain), strict=False) == outcome(theirs, their_plain, strict=False) == ([], None)
+    assert list(source.state_dict()._metadata) == ["", "0", "1"]
+    assert source.state_dict()._metadata["1"] == {"version": 2} == theirs.state_dict()._metadata["1"]
+
+
 def test_hooks_train_eval_apply_zero_grad_requires_grad():
     net = Net()
     seen = []

@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from .. import creation
+from .. import backend, creation
 from ..autograd import Tensor
 from ..ops.loss import _reduction_mode
 from . import functional as F
@@ -217,6 +217,7 @@ class Flatten(Module):
 
 
 class _BatchNorm(Module):
+    _version = 2  # version 2 added the num_batches_tracked buffer, as in PyTorch
     _ranks: tuple = ()
 
     def __init__(
@@ -250,6 +251,14 @@ class _BatchNorm(Module):
             self.register_buffer("num_batches_tracked", None)
         if device is not None:
             self.to(device)
+
+    def _upgrade_state_dict(self, arrays: dict, prefix: str, local_metadata: dict) -> None:
+        """PyTorch's rule: a state dict from before version 2 (or one that records no version, like a plain
+        dict or a safetensors file) may lack ``num_batches_tracked``; the layer then keeps its own count."""
+        key = prefix + "num_batches_tracked"
+        version = local_metadata.get("version")
+        if (version is None or version < 2) and self.track_running_stats and key not in arrays:
+            arrays[key] = backend.to_device(self.num_batches_tracked.array, backend.device("cpu"))
 
     def reset_running_stats(self):
         if self.track_running_stats:

@@ -75,6 +75,8 @@ def _to_numpy_array(value, key):
 class Module:
     """Base class of every layer and network. Subclasses set attributes in ``__init__`` and write ``forward``."""
 
+    _version: int = 1  # of the layer's state-dict format; a layer whose format changed raises it
+
     def __init__(self):
         object.__setattr__(self, "training", True)
         object.__setattr__(self, "_parameters", OrderedDict())
@@ -332,6 +334,9 @@ class Module:
         """Parameters and persistent buffers by attribute path (``features.0.weight``), as PyTorch's."""
         if destination is None:
             destination = OrderedDict()
+            destination._metadata = OrderedDict()  # each module's state-dict version, as PyTorch records it
+        if hasattr(destination, "_metadata"):
+            destination._metadata[prefix[:-1]] = {"version": self._version}
         for name, param in self._parameters.items():
             if param is not None:
                 destination[prefix + name] = param if keep_vars else param.detach()
@@ -356,6 +361,10 @@ class Module:
             raise TypeError(f"load_state_dict: expected a dict, got {type(state_dict).__name__}")
         own = self.state_dict(keep_vars=True)
         arrays = {key: _to_numpy_array(value, key) for key, value in state_dict.items()}
+        metadata = getattr(state_dict, "_metadata", None)
+        for name, module in self.named_modules():  # let layers fill in what older formats lacked
+            local_metadata = metadata.get(name, {}) if metadata is not None else {}
+            module._upgrade_state_dict(arrays, name + "." if name else "", local_metadata)
         missing = [key for key in own if key not in arrays]
         unexpected = [key for key in arrays if key not in own]
         mismatched = [
@@ -384,6 +393,13 @@ class Module:
                     tensor.array[...] = xp.asarray(value, dtype=tensor.dtype).reshape(tensor.shape)
                     _bump_version(tensor.array)
         return IncompatibleKeys(missing, unexpected)
+
+    def _upgrade_state_dict(self, arrays: dict, prefix: str, local_metadata: dict) -> None:
+        """Fill in, in place, entries that state dicts saved by an older version of this layer lack.
+
+        ``local_metadata`` is ``{"version": n}`` when the state dict records this module's version
+        (``state_dict()._metadata``, as PyTorch's does), else empty. Layers whose format changed override it.
+        """
 
     # ------------------------------------------------------------ repr, as PyTorch prints it
     def extra_repr(self) -> str:

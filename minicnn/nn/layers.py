@@ -279,13 +279,19 @@ class _BatchNorm(Module):
             raise ValueError(
                 f"{self!r}: expected input with {self.num_features} channels, got input of shape {x.shape}"
             )
+        # PyTorch's rule: eps > 0 where batch statistics are used, >= 0 otherwise; NaN refused as well
+        use_batch_stats = self.training or self.running_mean is None
+        if not (self.eps > 0 if use_batch_stats else self.eps >= 0):
+            need = "positive when batch statistics are used" if use_batch_stats else "non-negative"
+            raise ValueError(f"{type(self).__name__}: eps must be {need}, got {self.eps}")
+        if self.momentum is not None and math.isnan(self.momentum):
+            raise ValueError(f"{type(self).__name__}: momentum must be a number or None, got {self.momentum}")
         factor = 0.0 if self.momentum is None else self.momentum
         if self.training and self.track_running_stats:
             self.num_batches_tracked.array += 1
             if self.momentum is None:  # cumulative moving average
                 factor = 1.0 / float(self.num_batches_tracked.item())
-        # batch statistics in training, or always when no running statistics are kept
-        use_batch_stats = self.training or self.running_mean is None
+        # batch statistics in training, or always when no running statistics are kept (use_batch_stats, above)
         keep_stats = not self.training or self.track_running_stats
         return F.batch_norm(
             x,
@@ -342,6 +348,8 @@ class ReLU(Module):
 class LeakyReLU(Module):
     def __init__(self, negative_slope: float = 0.01, inplace: bool = False):
         super().__init__()
+        if isinstance(negative_slope, float) and math.isnan(negative_slope):
+            raise ValueError("LeakyReLU: negative_slope must not be NaN")
         self.negative_slope, self.inplace = negative_slope, inplace
 
     def forward(self, x):
@@ -474,8 +482,8 @@ class Dropout(Module):
 
     def __init__(self, p: float = 0.5, inplace: bool = False):
         super().__init__()
-        if not 0 <= p <= 1:
-            raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+        if not 0 <= p <= 1:  # written so that NaN is refused too
+            raise ValueError(f"{type(self).__name__}: dropout probability has to be between 0 and 1, but got {p}")
         self.p, self.inplace = p, inplace
 
     def forward(self, x):
@@ -535,6 +543,8 @@ class CrossEntropyLoss(_WeightedLoss):
         label_smoothing: float = 0.0,
     ):
         super().__init__(weight, size_average, reduce, reduction)
+        if isinstance(label_smoothing, (int, float)) and not 0.0 <= label_smoothing <= 1.0:  # refuses NaN too
+            raise ValueError(f"CrossEntropyLoss: label_smoothing must be between 0.0 and 1.0, got {label_smoothing}")
         self.ignore_index, self.label_smoothing = ignore_index, label_smoothing
 
     def forward(self, input, target):

@@ -114,6 +114,17 @@ def test_load_state_dict_checks_everything_before_changing_anything():
     assert result.missing_keys == ["conv.bias", "fc.weight"] and result.unexpected_keys == ["extra.weight"]
 
 
+def test_replacing_a_module_keeps_its_place_as_in_pytorch():
+    torch = require_torch()
+    ours = nn.Sequential(nn.Linear(2, 3), nn.ReLU(), nn.Linear(3, 4))
+    theirs = torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.ReLU(), torch.nn.Linear(3, 4))
+    ours[0], theirs[0] = nn.Linear(2, 5), torch.nn.Linear(2, 5)
+    ours.add_module("1", nn.Tanh())
+    theirs.add_module("1", torch.nn.Tanh())
+    assert list(ours.state_dict()) == list(theirs.state_dict()) == ["0.weight", "0.bias", "2.weight", "2.bias"]
+    assert str(ours) == str(theirs)
+
+
 def test_batchnorm_without_num_batches_tracked_follows_pytorchs_rule():
     """A state dict that records no version (a plain dict, a safetensors file) or BatchNorm version < 2 may lack
     num_batches_tracked: the layer keeps its own count. One recording version 2 must have it (strict)."""

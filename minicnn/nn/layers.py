@@ -19,12 +19,30 @@ from . import init
 from .module import Module, Parameter
 
 
-def _pair(value, name="value"):
-    if isinstance(value, (tuple, list)):
-        if len(value) != 2:
-            raise ValueError(f"{name} must be an int or a pair, got {value!r}")
-        return tuple(int(v) for v in value)
-    return (int(value), int(value))
+def _pair(value, name="value", owner: str = "Conv2d"):
+    """``value`` as a pair of ints (an int is used twice); a float, string or wrong length is refused."""
+    pair = tuple(value) if isinstance(value, (tuple, list)) else (value, value)
+    if len(pair) != 2:
+        raise ValueError(f"{owner}: {name} must be an int or a pair, got {value!r}")
+    if not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in pair):
+        raise TypeError(f"{owner}: {name} must be an int or a pair of ints, got {value!r}")
+    return tuple(int(v) for v in pair)
+
+
+def _check_count(owner: str, name: str, value, minimum: int) -> None:
+    """Refuse a size that is not an int (2.5, "2", None, True) or is below ``minimum``."""
+    if not isinstance(value, (int, np.integer)) or isinstance(value, bool):
+        raise TypeError(f"{owner}: {name} must be an int, got {value!r}")
+    if value < minimum:
+        raise ValueError(f"{owner}: {name} must be {'positive' if minimum == 1 else 'non-negative'}, got {value}")
+
+
+def _place(layer: Module, device) -> None:
+    """Move a new layer to ``device``, naming the layer if the device is unknown or unavailable."""
+    try:
+        layer.to(device)
+    except (RuntimeError, ValueError, TypeError) as error:
+        raise type(error)(f"{type(layer).__name__}: cannot create it on device {device!r}: {error}") from error
 
 
 def _check_input(layer: Module, x, ranks: tuple, channels: int | None = None):
@@ -82,7 +100,10 @@ class Conv2d(Module):
         dtype=None,
     ):
         super().__init__()
-        if groups <= 0 or in_channels % groups or out_channels % groups:
+        _check_count("Conv2d", "in_channels", in_channels, 1)
+        _check_count("Conv2d", "out_channels", out_channels, 1)
+        _check_count("Conv2d", "groups", groups, 1)
+        if in_channels % groups or out_channels % groups:
             raise ValueError(
                 f"Conv2d: in_channels ({in_channels}) and out_channels ({out_channels}) "
                 f"must be divisible by groups ({groups})"
@@ -114,7 +135,7 @@ class Conv2d(Module):
         self.register_parameter("bias", Parameter(creation.empty(out_channels, dtype=dtype)) if bias else None)
         self.reset_parameters()
         if device is not None:
-            self.to(device)
+            _place(self, device)
 
     def reset_parameters(self):
         # PyTorch's default: kaiming_uniform with a=sqrt(5), i.e. U(±1/sqrt(fan_in)), for weight and bias
@@ -157,8 +178,8 @@ class Linear(Module):
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True, device=None, dtype=None):
         super().__init__()
-        if in_features < 0 or out_features < 0:
-            raise ValueError(f"Linear: features must be non-negative, got {in_features}, {out_features}")
+        _check_count("Linear", "in_features", in_features, 0)
+        _check_count("Linear", "out_features", out_features, 0)
         self.in_features, self.out_features = in_features, out_features
         dtype = dtype or np.float32
         self.weight = Parameter(creation.empty(out_features, in_features, dtype=dtype))
@@ -168,7 +189,7 @@ class Linear(Module):
             self.register_parameter("bias", None)
         self.reset_parameters()
         if device is not None:
-            self.to(device)
+            _place(self, device)
 
     def reset_parameters(self):
         init.kaiming_uniform_(self.weight, a=math.sqrt(5))
@@ -204,6 +225,9 @@ class Flatten(Module):
 
     def __init__(self, start_dim: int = 1, end_dim: int = -1):
         super().__init__()
+        for name, value in (("start_dim", start_dim), ("end_dim", end_dim)):
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise TypeError(f"Flatten: {name} must be an int, got {value!r}")
         self.start_dim, self.end_dim = start_dim, end_dim
 
     def forward(self, x):
@@ -233,8 +257,7 @@ class _BatchNorm(Module):
         bias: bool = True,
     ):
         super().__init__()
-        if num_features <= 0:
-            raise ValueError(f"{type(self).__name__}: num_features must be positive, got {num_features}")
+        _check_count(type(self).__name__, "num_features", num_features, 1)
         self.num_features, self.eps, self.momentum = num_features, eps, momentum
         self.affine, self.track_running_stats = affine, track_running_stats
         dtype = dtype or np.float32
@@ -250,7 +273,7 @@ class _BatchNorm(Module):
             self.register_buffer("running_var", None)
             self.register_buffer("num_batches_tracked", None)
         if device is not None:
-            self.to(device)
+            _place(self, device)
 
     def _upgrade_state_dict(self, arrays: dict, prefix: str, local_metadata: dict) -> None:
         """PyTorch's rule: a state dict from before version 2 (or one that records no version, like a plain
@@ -281,6 +304,12 @@ class _BatchNorm(Module):
             )
         # PyTorch's rule: eps > 0 where batch statistics are used, >= 0 otherwise; NaN refused as well
         use_batch_stats = self.training or self.running_mean is None
+        if not isinstance(self.eps, (int, float)) or isinstance(self.eps, bool):
+            raise TypeError(f"{type(self).__name__}: eps must be a float, got {self.eps!r}")
+        if self.momentum is not None and (
+            not isinstance(self.momentum, (int, float)) or isinstance(self.momentum, bool)
+        ):
+            raise TypeError(f"{type(self).__name__}: momentum must be a float or None, got {self.momentum!r}")
         if not (self.eps > 0 if use_batch_stats else self.eps >= 0):
             need = "positive when batch statistics are used" if use_batch_stats else "non-negative"
             raise ValueError(f"{type(self).__name__}: eps must be {need}, got {self.eps}")
@@ -482,6 +511,8 @@ class Dropout(Module):
 
     def __init__(self, p: float = 0.5, inplace: bool = False):
         super().__init__()
+        if not isinstance(p, (int, float)) or isinstance(p, bool):
+            raise TypeError(f"{type(self).__name__}: p must be a float, got {p!r}")
         if not 0 <= p <= 1:  # written so that NaN is refused too
             raise ValueError(f"{type(self).__name__}: dropout probability has to be between 0 and 1, but got {p}")
         self.p, self.inplace = p, inplace

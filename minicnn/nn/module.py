@@ -153,7 +153,8 @@ class Module:
             raise TypeError(f"add_module: {type(module).__name__} is not a Module")
         if "." in name or not name:
             raise KeyError(f"add_module: bad module name {name!r}")
-        self._forget(name)
+        if name not in self._modules:  # a replaced module keeps its place in the order, as in PyTorch
+            self._forget(name)
         self._modules[name] = module
 
     register_module = add_module

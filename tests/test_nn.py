@@ -114,6 +114,26 @@ def test_load_state_dict_checks_everything_before_changing_anything():
     assert result.missing_keys == ["conv.bias", "fc.weight"] and result.unexpected_keys == ["extra.weight"]
 
 
+def test_initialising_a_large_layer_needs_no_full_size_temporary_and_draws_the_same_numbers():
+    import tracemalloc
+
+    from minicnn import backend
+
+    minicnn.manual_seed(0)
+    tracemalloc.start()  # NumPy reports its array memory to tracemalloc
+    layer = nn.Linear(4096, 4096, bias=False)  # 64 MB of float32 weights, drawn 16 MB at a time
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    weight_bytes = 4096 * 4096 * 4
+    assert peak < 1.6 * weight_bytes, f"construction peaked at {peak / weight_bytes:.2f} x the weight's size"
+    minicnn.manual_seed(0)  # the same numbers as one draw of the whole shape, scaled as kaiming_uniform does
+    bound = 1 / math.sqrt(4096)
+    expected = backend.random_uniform(np, (4096, 4096), np.float32)
+    expected *= 2 * bound
+    expected += -bound
+    np.testing.assert_array_equal(layer.weight.detach().numpy(), expected)
+
+
 def test_replacing_a_module_keeps_its_place_as_in_pytorch():
     torch = require_torch()
     ours = nn.Sequential(nn.Linear(2, 3), nn.ReLU(), nn.Linear(3, 4))

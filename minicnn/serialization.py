@@ -28,6 +28,7 @@ damaged file (a flipped bit in the header or in the data) is refused instead of 
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import os
@@ -47,6 +48,7 @@ _FORMAT_KEY = "minicnn.format"  # version of the layout below
 _STRUCTURE_KEY = "minicnn.structure"  # the JSON tree
 _CHECKSUM_KEY = "minicnn.crc32"  # CRC-32 of structure + arrays, 8 hex digits
 _FORMAT_VERSION = "1"
+_MAX_HEADER_BYTES = 100_000_000  # as safetensors: a longer header is refused before it is read
 
 # safetensors dtype names -> NumPy dtypes (what ``safetensors.deserialize`` reports)
 _DTYPES = {
@@ -274,6 +276,10 @@ def load(path, map_location=None, weights_only=None):
     A safetensors file written by another program (``safetensors.torch.save_file``) loads as a flat
     dict ``{name: tensor}``, ready for ``model.load_state_dict``. bfloat16 arrays become float32.
 
+    The header is read and checked first (its length at most 100 MB, every dtype, shape and byte range
+    consistent with the file's size), and a minicnn file's checksum is verified chunk by chunk before any
+    array is allocated: refusing a bogus file costs a few MB, however large the file or its claims.
+
     Args:
         path: a file name (str or ``os.PathLike``), or a binary file object opened for reading.
         map_location, weights_only: accepted for code written for ``torch.load`` and ignored:
@@ -285,81 +291,170 @@ def load(path, map_location=None, weights_only=None):
             damaged, a pickle or ``torch.save`` zip (refused, never unpickled), or another format.
     """
     if hasattr(path, "read"):
-        name, data = getattr(path, "name", "<file object>"), path.read()
-    else:
-        name = os.fspath(path)
-        if not os.path.exists(name):
-            raise FileNotFoundError(2, f"minicnn.load: no such checkpoint file: '{name}'", name)
-        with open(name, "rb") as file:
-            data = file.read()
-    return _decode_file(data, name)
+        name = getattr(path, "name", "<file object>")
+        if not (hasattr(path, "seekable") and path.seekable()):
+            path = io.BytesIO(path.read())  # a pipe or socket: nothing to seek in, so hold it in memory
+        return _decode_file(path, str(name))
+    name = os.fspath(path)
+    if not os.path.exists(name):
+        raise FileNotFoundError(2, f"minicnn.load: no such checkpoint file: '{name}'", name)
+    with open(name, "rb") as file:
+        return _decode_file(file, name)
 
 
 def _error(name: str, problem: str) -> CheckpointError:
     return CheckpointError(f"minicnn.load: '{name}' is not a valid checkpoint: {problem}")
 
 
-def _decode_file(data: bytes, name: str):
-    _refuse_foreign_formats(data, name)
-    try:
-        tensors = _safetensors().deserialize(data)  # validates header length, JSON, offsets and file size
-    except Exception as error:  # SafetensorError and its friends
-        raise _error(name, f"damaged or truncated safetensors data ({error})") from error
-    header_size = int.from_bytes(data[:8], "little")
-    try:
-        metadata = json.loads(data[8 : 8 + header_size]).get("__metadata__") or {}
-    except (ValueError, RecursionError, AttributeError) as error:
-        raise _error(name, f"unreadable header ({error})") from error
-    arrays = {}
-    for tensor_name, info in tensors:
-        arrays[tensor_name] = _to_array(info, tensor_name, name)
+def _decode_file(file, name: str):
+    """Read the checkpoint in ``file`` (a seekable binary file): header, checks, then each array."""
+    start = file.tell()
+    size = file.seek(0, os.SEEK_END) - start  # the bytes there really are, whatever the header claims
+    file.seek(start)
+    header_size, header = _read_header(file, size, name)
+    data_start = start + 8 + header_size
+    tensors = _check_entries(header, size - 8 - header_size, name)
+    metadata = header.get("__metadata__") or {}
     ours = [key for key in (_FORMAT_KEY, _STRUCTURE_KEY, _CHECKSUM_KEY) if key in metadata]
+    if ours and len(ours) < 3:  # minicnn always writes all three: one missing means a damaged header
+        raise _error(name, "its minicnn metadata is incomplete (damaged header)")
+    if ours and metadata[_FORMAT_KEY] != _FORMAT_VERSION:
+        raise _error(name, f"unknown minicnn format version {metadata[_FORMAT_KEY]!r} (written by a newer minicnn?)")
+    if ours:  # verify the checksum in small chunks, before allocating anything the size of the data
+        crc = zlib.crc32(metadata[_STRUCTURE_KEY].encode())
+        for tensor_name in sorted(tensors):
+            dtype_name, shape, begin, end = tensors[tensor_name]
+            dtype = np.dtype(np.float32 if dtype_name == "BF16" else _DTYPES[dtype_name])
+            crc = zlib.crc32(f"{tensor_name}|{dtype.name}|{shape}".encode(), crc)
+            file.seek(data_start + begin)
+            for chunk in _chunks(file, end - begin, name):
+                crc = zlib.crc32(_widen_bf16(chunk) if dtype_name == "BF16" else chunk, crc)
+        if f"{crc:08x}" != metadata[_CHECKSUM_KEY]:
+            raise _error(name, "checksum mismatch: the file was damaged after it was written")
+    arrays = {}
+    for tensor_name, (dtype_name, shape, begin, end) in tensors.items():
+        file.seek(data_start + begin)
+        arrays[tensor_name] = _read_array(file, dtype_name, shape, end - begin, name)
     if not ours:  # written by another program (PyTorch, NumPy): a flat dict of tensors
         return {tensor_name: Tensor(array) for tensor_name, array in arrays.items()}
-    if len(ours) < 3:  # minicnn always writes all three: one missing means a damaged header
-        raise _error(name, "its minicnn metadata is incomplete (damaged header)")
-    if metadata[_FORMAT_KEY] != _FORMAT_VERSION:
-        raise _error(name, f"unknown minicnn format version {metadata[_FORMAT_KEY]!r} (written by a newer minicnn?)")
-    structure_json = metadata[_STRUCTURE_KEY]
-    if f"{_checksum(structure_json, arrays):08x}" != metadata[_CHECKSUM_KEY]:
-        raise _error(name, "checksum mismatch: the file was damaged after it was written")
     try:
-        structure = json.loads(structure_json)
+        structure = json.loads(metadata[_STRUCTURE_KEY])
         return _decode(structure, arrays)
     except (ValueError, TypeError, KeyError, IndexError, RecursionError) as error:
         raise _error(name, f"malformed structure metadata ({type(error).__name__}: {error})") from error
 
 
-def _refuse_foreign_formats(data: bytes, name: str) -> None:
-    """Refuse what is plainly not safetensors (empty, a pickle, ...) by its first bytes, before parsing it."""
-    if not data:
+def _read_header(file, size: int, name: str) -> tuple[int, dict]:
+    """The header's length and its JSON, after refusing what is plainly not safetensors by its first bytes."""
+    first = file.read(16)
+    if not first:
         raise _error(name, "the file is empty")
-    header_size = int.from_bytes(data[:8], "little")
-    if len(data) >= 8 and header_size <= len(data) - 8 and data[8:9] == b"{":
-        return  # shaped like safetensors (whose 8-byte length may itself start with 0x80): parse it
-    if data[:1] == b"\x80" and data[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05"):  # pickle protocol 2-5
-        raise _error(name, "it is a pickle (as written by pickle.dump or an old torch.save). " + _PICKLE_ADVICE)
-    for magic, description in _FOREIGN_FORMATS:
-        if data.startswith(magic):
-            raise _error(name, f"it is {description}")
-    if len(data) < 8:
-        raise _error(name, f"the file is only {len(data)} bytes long (truncated?)")
-    if header_size > len(data) - 8:
-        raise _error(name, f"its header claims {header_size} bytes but the file has only {len(data) - 8} after it")
-    raise _error(name, "its header is not JSON (not a safetensors file)")
+    header_size = int.from_bytes(first[:8], "little")
+    looks_right = len(first) > 8 and header_size <= size - 8 and first[8:9] == b"{"
+    # shaped like safetensors (whose 8-byte length may itself start with 0x80, like a pickle): parse it
+    if not looks_right:
+        if first[:1] == b"\x80" and first[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05"):  # pickle protocol 2-5
+            raise _error(name, "it is a pickle (as written by pickle.dump or an old torch.save). " + _PICKLE_ADVICE)
+        for magic, description in _FOREIGN_FORMATS:
+            if first.startswith(magic):
+                raise _error(name, f"it is {description}")
+        if size < 8:
+            raise _error(name, f"the file is only {size} bytes long (truncated?)")
+        if header_size > size - 8:
+            raise _error(name, f"its header claims {header_size} bytes but the file has only {size - 8} after it")
+        raise _error(name, "its header is not JSON (not a safetensors file)")
+    if header_size > _MAX_HEADER_BYTES:
+        raise _error(name, f"its header claims {header_size} bytes, more than the {_MAX_HEADER_BYTES} allowed")
+    file.seek(file.tell() - len(first) + 8)
+    raw = file.read(header_size)
+    if len(raw) != header_size:
+        raise _error(name, "damaged or truncated safetensors data (the header ends early)")
+    try:
+        header = json.loads(raw.decode("utf-8"))
+    except (ValueError, RecursionError) as error:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+        raise _error(name, f"damaged or truncated safetensors data (unreadable header: {error})") from error
+    if not isinstance(header, dict):
+        raise _error(name, "damaged or truncated safetensors data (the header is not a JSON object)")
+    return header_size, header
 
 
-def _to_array(info: dict, tensor_name: str, name: str) -> np.ndarray:
-    """One deserialized tensor (``{'dtype', 'shape', 'data'}``) as a writable NumPy array."""
-    dtype_name, shape, raw = info["dtype"], info["shape"], info["data"]
-    if dtype_name == "BF16":  # bfloat16 is the top half of a float32: widen exactly
-        halves = np.frombuffer(raw, dtype="<u2").astype(np.uint32)
-        return (halves << 16).view(np.float32).reshape(shape)
-    if dtype_name not in _DTYPES:
-        raise _error(name, f"tensor '{tensor_name}' has dtype {dtype_name}, which NumPy cannot hold")
-    array = np.frombuffer(raw, dtype=np.dtype(_DTYPES[dtype_name]).newbyteorder("<")).reshape(shape)
-    # older safetensors hand back read-only bytes; our tensors must be writable (optimizer steps in place)
-    return array if array.flags.writeable else array.copy()
+def _check_entries(header: dict, data_size: int, name: str) -> dict:
+    """``{tensor name: (dtype, shape, begin, end)}`` once every entry is checked against the others and the file.
+
+    As safetensors requires: each dtype known, each shape a list of non-negative ints whose bytes equal its
+    byte range, the ranges back to back from 0 with no gap or overlap, the last ending where the file ends.
+    """
+    metadata = header.get("__metadata__", {})
+    if not isinstance(metadata, dict) or not all(isinstance(v, str) for v in metadata.values()):
+        raise _error(name, "damaged or truncated safetensors data (__metadata__ must map strings to strings)")
+    tensors = {}
+    for tensor_name, info in header.items():
+        if tensor_name == "__metadata__":
+            continue
+        problem = _entry_problem(info)
+        if problem:
+            raise _error(name, f"damaged or truncated safetensors data (tensor '{tensor_name}': {problem})")
+        if info["dtype"] not in _DTYPES and info["dtype"] != "BF16":
+            raise _error(name, f"tensor '{tensor_name}' has dtype {info['dtype']}, which NumPy cannot hold")
+        tensors[tensor_name] = (info["dtype"], tuple(info["shape"]), *info["data_offsets"])
+    position = 0
+    for tensor_name, (_, _, begin, end) in sorted(tensors.items(), key=lambda item: item[1][2:]):
+        if begin != position:
+            raise _error(
+                name,
+                f"damaged or truncated safetensors data (tensor '{tensor_name}' starts at byte "
+                f"{begin}, expected {position}: a gap or an overlap)",
+            )
+        position = end
+    if position != data_size:
+        raise _error(
+            name,
+            f"damaged or truncated safetensors data (the tensors take {position} bytes, the file "
+            f"holds {data_size} after its header)",
+        )
+    return tensors
+
+
+def _entry_problem(info) -> str | None:
+    """What is wrong with one header entry ``{'dtype', 'shape', 'data_offsets'}``, or None."""
+    if not isinstance(info, dict) or set(info) != {"dtype", "shape", "data_offsets"}:
+        return "expected exactly the keys dtype, shape and data_offsets"
+    dtype_name, shape, offsets = info["dtype"], info["shape"], info["data_offsets"]
+    if not isinstance(dtype_name, str):
+        return "dtype is not a string"
+    if not isinstance(shape, list) or not all(type(n) is int and n >= 0 for n in shape):
+        return f"shape {shape!r} is not a list of non-negative integers"
+    if not isinstance(offsets, list) or len(offsets) != 2 or not all(type(n) is int and n >= 0 for n in offsets):
+        return f"data_offsets {offsets!r} is not two non-negative integers"
+    itemsize = 2 if dtype_name == "BF16" else np.dtype(_DTYPES[dtype_name]).itemsize if dtype_name in _DTYPES else 1
+    if offsets[1] - offsets[0] != math.prod(shape) * itemsize:  # Python ints: no overflow, whatever the claim
+        return f"shape {shape} of {dtype_name} does not fill its byte range {offsets}"
+    return None
+
+
+def _chunks(file, count: int, name: str, chunk_bytes: int = 1 << 20):
+    """``count`` bytes of ``file`` in chunks of at most ``chunk_bytes`` (even, so bfloat16 pairs stay whole)."""
+    while count > 0:
+        chunk = file.read(min(count, chunk_bytes))
+        if not chunk:
+            raise _error(name, "damaged or truncated safetensors data (the file ended early)")
+        count -= len(chunk)
+        yield chunk
+
+
+def _widen_bf16(raw: bytes) -> np.ndarray:
+    """bfloat16 bytes as float32 values: a bfloat16 is the top half of a float32, so widening is exact."""
+    return (np.frombuffer(raw, dtype="<u2").astype(np.uint32) << 16).view(np.float32)
+
+
+def _read_array(file, dtype_name: str, shape: tuple, nbytes: int, name: str) -> np.ndarray:
+    """One array of the checked header, read from ``file``'s current position into a new writable buffer."""
+    buffer = bytearray(nbytes)
+    if file.readinto(buffer) != nbytes:  # the file shrank since it was measured
+        raise _error(name, "damaged or truncated safetensors data (the file ended early)")
+    if dtype_name == "BF16":
+        return _widen_bf16(buffer).reshape(shape)
+    return np.frombuffer(buffer, dtype=np.dtype(_DTYPES[dtype_name]).newbyteorder("<")).reshape(shape)
 
 
 def _decode(node, arrays: dict):

@@ -32,10 +32,10 @@ import numpy as np
 
 from . import backend
 from .autograd.function import no_grad
+from .checkpoints import restore_checkpoint, save_checkpoint
 from .creation import tensor
 from .ops.loss import cross_entropy
 from .optim.lr_scheduler import OneCycleLR, ReduceLROnPlateau
-from .serialization import load, save
 from .tensor import Tensor
 
 __all__ = ["Evaluation", "History", "evaluate", "fit"]
@@ -328,70 +328,6 @@ def _format_metrics(values: dict) -> str:
     return " - ".join(parts)
 
 
-# ---------------------------------------------------------------- checkpoints
-
-
-def _loader_rng(loader):
-    """The NumPy generator that shuffles ``loader``, if it has its own (a minicnn or NumPy Generator)."""
-    generator = getattr(loader, "generator", None)
-    generator = getattr(generator, "numpy_generator", generator)
-    return generator if isinstance(generator, np.random.Generator) else None
-
-
-def _random_state(loader) -> dict:
-    """Everything random that the next epoch will draw from, as JSON-able dicts."""
-    loader_rng = _loader_rng(loader)
-    return {
-        # minicnn's CPU stream: dropout masks, and shuffling when the loader has no generator of its own
-        "minicnn": backend.cpu_generator().bit_generator.state,
-        "loader": loader_rng.bit_generator.state if loader_rng is not None else None,
-    }
-
-
-def _save_checkpoint(path, epochs_done, global_step, model, optimizer, scheduler, history, loader) -> None:
-    scheduler_state = None
-    if scheduler is not None:
-        # drop functions (OneCycleLR keeps its annealing function): the constructor recreates them
-        scheduler_state = {key: value for key, value in scheduler.state_dict().items() if not callable(value)}
-    save(
-        {
-            "kind": "minicnn.fit",
-            "epoch": epochs_done,
-            "global_step": global_step,
-            "model": model.state_dict(),
-            "optimizer": optimizer.state_dict(),
-            "scheduler": scheduler_state,
-            "history": history.history,
-            "random_state": _random_state(loader),
-        },
-        path,
-    )
-
-
-def _restore_checkpoint(path, model, optimizer, scheduler, history, loader) -> tuple[int, int]:
-    """Load a ``fit`` checkpoint into the objects; returns (epochs done, optimizer steps done)."""
-    state = load(path)
-    if not isinstance(state, dict) or state.get("kind") != "minicnn.fit":
-        raise ValueError(f"fit: '{path}' is not a checkpoint written by fit (use minicnn.load for other files)")
-    if (state["scheduler"] is None) != (scheduler is None):
-        has = "has" if state["scheduler"] is not None else "has no"
-        raise ValueError(f"fit: '{path}' {has} scheduler state, but fit was called with scheduler={scheduler!r}")
-    model.load_state_dict(state["model"])
-    optimizer.load_state_dict(state["optimizer"])
-    if scheduler is not None:
-        scheduler.load_state_dict(state["scheduler"])
-    for key, values in state["history"].items():
-        history.history[key] = list(values)
-    for key in history.history:  # validation added on resume: earlier epochs have no value
-        history.history[key] += [None] * (len(history.history["loss"]) - len(history.history[key]))
-    random_state = state["random_state"]
-    backend.cpu_generator().bit_generator.state = random_state["minicnn"]
-    loader_rng = _loader_rng(loader)
-    if loader_rng is not None and random_state["loader"] is not None:
-        loader_rng.bit_generator.state = random_state["loader"]
-    return state["epoch"], state["global_step"]
-
-
 # ---------------------------------------------------------------- fit
 
 
@@ -482,7 +418,7 @@ def fit(
     epochs_done, global_step, last_saved = 0, 0, None
     resume_path = checkpoint if resume is True else (resume or None)
     if resume_path is not None and not (resume is True and not os.path.exists(resume_path)):
-        epochs_done, global_step = _restore_checkpoint(resume_path, model, optimizer, scheduler, history, train_loader)
+        epochs_done, global_step = restore_checkpoint(resume_path, model, optimizer, scheduler, history, train_loader)
         last_saved = epochs_done if resume_path == checkpoint else None
     batch_scheduler = isinstance(scheduler, OneCycleLR)  # stepped per batch, the others per epoch
     dataset_size = len(train_loader.dataset) if hasattr(getattr(train_loader, "dataset", None), "__len__") else "?"
@@ -559,6 +495,6 @@ def fit(
         if verbose and not bar_shown:
             print(f"epoch {epoch + 1}/{epochs}: {_format_metrics(metrics)}", file=sys.stdout, flush=True)
         if checkpoint is not None:
-            _save_checkpoint(checkpoint, epoch + 1, global_step, model, optimizer, scheduler, history, train_loader)
+            save_checkpoint(checkpoint, epoch + 1, global_step, model, optimizer, scheduler, history, train_loader)
             last_saved = epoch + 1
     return history

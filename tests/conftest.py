@@ -1,5 +1,7 @@
 """Shared test setup: markers, hypothesis profile, float64 for gradient checks."""
 
+import ctypes
+import gc
 import os
 import sys
 
@@ -15,6 +17,33 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 # tests import their shared helpers as ``tests.helpers``; also allow the short ``helpers``
 sys.path.insert(0, os.path.dirname(__file__))
+
+
+def _malloc_trim():
+    """glibc's malloc_trim, or None: returns to the OS the heap memory that freed arrays leave behind."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        return ctypes.CDLL("libc.so.6").malloc_trim
+    except (OSError, AttributeError):  # another C library (musl)
+        return None
+
+
+_TRIM = _malloc_trim()
+
+
+def pytest_runtest_teardown(item, nextitem):
+    """After each test module and each slow test, hand freed memory back to the OS.
+
+    glibc keeps memory freed by NumPy and PyTorch in its heap for reuse; after the model tests that is
+    hundreds of MB the process no longer uses but still holds (measured: 1.06 -> 0.71 GB after the
+    FLOP-counting tests), which would add to the peak of every later test.
+    """
+    if _TRIM is not None and (
+        nextitem is None or nextitem.module is not item.module or item.get_closest_marker("slow")
+    ):
+        gc.collect()
+        _TRIM(0)
 
 
 @pytest.fixture

@@ -51,12 +51,29 @@ def twins():
             lambda: torchvision.models.resnet18(weights=None, num_classes=10),
             (4, 3, 64, 64),
         ),
+        # torchvision's vgg11_bn with its classifier's hidden layers 4096 -> 64 wide in both libraries: at full
+        # width its 129M weights need 4 GB per library for three float64 Adam steps (weights, gradients and two
+        # moments). The full-width network is compared by test_torchvision_vgg_bn_weights_load_and_give_the_same_logits.
         "torchvision_vgg11_bn": (
-            lambda: models.vgg11_bn(num_classes=10),
-            lambda: torchvision.models.vgg11_bn(weights=None, num_classes=10),
+            lambda: narrow_classifier(models.vgg11_bn(num_classes=10), minicnn.nn),
+            lambda: narrow_classifier(torchvision.models.vgg11_bn(weights=None, num_classes=10), torch_nn()),
             (4, 3, 64, 64),
         ),
     }
+
+
+def torch_nn():
+    return require_torch().nn
+
+
+def narrow_classifier(model, nn, width=64):
+    """``model`` with the hidden layers of its VGG classifier ``width`` wide; every other layer unchanged."""
+    first, second, last = model.classifier[0], model.classifier[3], model.classifier[6]
+    model.classifier[0] = nn.Linear(first.in_features, width)
+    model.classifier[3] = nn.Linear(width, width)
+    model.classifier[6] = nn.Linear(width, last.out_features)
+    assert second.in_features == second.out_features == first.out_features  # the layers replaced are the hidden ones
+    return model
 
 
 SLOW = {"torchvision_vgg11_bn", "torchvision_resnet18", "vgg16_div16_64px_nobn"}
@@ -203,21 +220,26 @@ def test_three_sgd_steps_equal_pytorch_in_float32(name):
 
 
 @pytest.mark.slow
-def test_torchvision_vgg16_bn_weights_load_and_give_the_same_logits():
+@pytest.mark.parametrize("name", ["vgg11_bn", "vgg16_bn"])
+def test_torchvision_vgg_bn_weights_load_and_give_the_same_logits(name):
+    """The full-width networks (1000 classes, 4096-wide classifier) have torchvision's layout, load its state dicts
+    and give its logits. The two networks share one copy of the weights (0.5 GB): torchvision's is built on the
+    meta device and takes minicnn's arrays, so minicnn's keys must name the same layers for the logits to agree."""
     torch = require_torch()
     import torchvision
 
-    torch.manual_seed(0)
-    twin = torchvision.models.vgg16_bn(weights=None).eval()
-    ours = models.vgg16_bn().eval()
+    ours = getattr(models, name)().eval()
+    with torch.device("meta"):  # torchvision's layout, without its own 0.5 GB of weights
+        twin = getattr(torchvision.models, name)(weights=None).eval()
     assert [(k, tuple(v.shape)) for k, v in ours.state_dict().items()] == [
         (k, tuple(v.shape)) for k, v in twin.state_dict().items()
     ]
+    assert str(ours) == str(twin)
+    twin.load_state_dict({k: torch.from_numpy(v.numpy()) for k, v in ours.state_dict().items()}, assign=True)
     ours.load_state_dict(twin.state_dict())  # torch tensors load directly
     x = np.random.default_rng(0).standard_normal((2, 3, 32, 32)).astype(np.float32)
     with minicnn.no_grad(), torch.no_grad():
-        assert_relative(ours(minicnn.tensor(x)), twin(torch.tensor(x)), FORWARD_TOL, "vgg16_bn eval logits")
-    assert str(ours) == str(twin)
+        assert_relative(ours(minicnn.tensor(x)), twin(torch.tensor(x)), FORWARD_TOL, f"{name} eval logits")
 
 
 def test_module_paths_are_attributes_after_import_minicnn():

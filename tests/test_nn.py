@@ -114,6 +114,96 @@ def test_load_state_dict_checks_everything_before_changing_anything():
     assert result.missing_keys == ["conv.bias", "fc.weight"] and result.unexpected_keys == ["extra.weight"]
 
 
+def test_initialising_a_large_layer_needs_no_full_size_temporary_and_draws_the_same_numbers():
+    import tracemalloc
+
+    from minicnn import backend
+
+    minicnn.manual_seed(0)
+    tracemalloc.start()  # NumPy reports its array memory to tracemalloc
+    layer = nn.Linear(4096, 4096, bias=False)  # 64 MB of float32 weights, drawn 16 MB at a time
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    weight_bytes = 4096 * 4096 * 4
+    assert peak < 1.6 * weight_bytes, f"construction peaked at {peak / weight_bytes:.2f} x the weight's size"
+    minicnn.manual_seed(0)  # the same numbers as one draw of the whole shape, scaled as kaiming_uniform does
+    bound = 1 / math.sqrt(4096)
+    expected = backend.random_uniform(np, (4096, 4096), np.float32)
+    expected *= 2 * bound
+    expected += -bound
+    np.testing.assert_array_equal(layer.weight.detach().numpy(), expected)
+
+
+def test_replacing_a_module_keeps_its_place_as_in_pytorch():
+    torch = require_torch()
+    ours = nn.Sequential(nn.Linear(2, 3), nn.ReLU(), nn.Linear(3, 4))
+    theirs = torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.ReLU(), torch.nn.Linear(3, 4))
+    ours[0], theirs[0] = nn.Linear(2, 5), torch.nn.Linear(2, 5)
+    ours.add_module("1", nn.Tanh())
+    theirs.add_module("1", torch.nn.Tanh())
+    assert list(ours.state_dict()) == list(theirs.state_dict()) == ["0.weight", "0.bias", "2.weight", "2.bias"]
+    assert str(ours) == str(theirs)
+
+
+def test_batchnorm_without_num_batches_tracked_follows_pytorchs_rule():
+    """A state dict that records no version (a plain dict, a safetensors file) or BatchNorm version < 2 may lack
+    num_batches_tracked: the layer keeps its own count. One recording version 2 must have it (strict)."""
+    torch = require_torch()
+
+    def pair(track=True):
+        ours = nn.Sequential(nn.Linear(3, 3), nn.BatchNorm1d(3, track_running_stats=track))
+        theirs = torch.nn.Sequential(torch.nn.Linear(3, 3), torch.nn.BatchNorm1d(3, track_running_stats=track))
+        if track:  # a count of its own, to see that it is kept
+            ours[1].num_batches_tracked.array[...] = 5
+            theirs[1].num_batches_tracked.fill_(5)
+        return ours, theirs
+
+    def outcome(model, state, strict=True):
+        try:
+            result = model.load_state_dict(state, strict=strict)
+        except RuntimeError as error:
+            return "missing" if 'Missing key(s) in state_dict: "1.num_batches_tracked"' in str(error) else str(error)
+        count = model[1].num_batches_tracked
+        return (list(result.missing_keys), None if count is None else int(count.item()))
+
+    source = nn.Sequential(nn.Linear(3, 3), nn.BatchNorm1d(3))
+    source[1].num_batches_tracked.array[...] = 9
+    plain = {k: v.numpy() for k, v in source.state_dict().items() if not k.endswith("num_batches_tracked")}
+    cases = {
+        "plain dict": (lambda: dict(plain), lambda: {k: torch.tensor(v) for k, v in plain.items()}),
+        "version 2": (None, None),  # each library's own state_dict(), key deleted: its _metadata says version 2
+        "version 1": (None, None),
+        "no entry for the layer": (None, None),
+    }
+    for case in cases:
+        for strict in (True, False):
+            ours, theirs = pair()
+            if case == "plain dict":
+                our_state, their_state = cases[case][0](), cases[case][1]()
+            else:
+                our_state, their_state = ours.state_dict(), theirs.state_dict()
+                for state in (our_state, their_state):
+                    del state["1.num_batches_tracked"]
+                    if case == "version 1":
+                        state._metadata["1"] = {"version": 1}
+                    if case == "no entry for the layer":
+                        del state._metadata["1"]
+            expected = outcome(theirs, their_state, strict)
+            assert outcome(ours, our_state, strict) == expected, (case, strict)
+            # PyTorch's own state dict (with its _metadata) loads into minicnn by the same rule
+            assert outcome(pair()[0], their_state, strict) == expected, (case, strict)
+    assert outcome(pair()[0], dict(plain)) == ([], 5)  # the count kept is the layer's own
+    assert outcome(pair()[0], torch.nn.Sequential(torch.nn.Linear(3, 3), torch.nn.BatchNorm1d(3)).state_dict()) == (
+        [],
+        0,
+    )  # present: loaded
+    ours, theirs = pair(track=False)  # no buffer at all: nothing to fill in
+    their_plain = {k: torch.tensor(v) for k, v in plain.items()}
+    assert outcome(ours, dict(plain), strict=False) == outcome(theirs, their_plain, strict=False) == ([], None)
+    assert list(source.state_dict()._metadata) == ["", "0", "1"]
+    assert source.state_dict()._metadata["1"] == {"version": 2} == theirs.state_dict()._metadata["1"]
+
+
 def test_hooks_train_eval_apply_zero_grad_requires_grad():
     net = Net()
     seen = []
@@ -405,7 +495,6 @@ def test_layer_input_errors_name_the_layer(make, x_shape, error, message):
         (lambda: nn.Dropout2d(-0.1), "between 0 and 1"),
         (lambda: nn.BCELoss(reduction="avg"), "BCELoss: reduction"),
         (lambda: nn.L1Loss(reduction="avg"), "L1Loss: reduction"),
-        (lambda: nn.BatchNorm2d(0), "positive"),
         (lambda: nn.CrossEntropyLoss(reduction="avg"), "reduction"),
     ],
 )
@@ -494,3 +583,17 @@ def test_loss_layers_honour_the_legacy_reduction_flags_like_torch():
             ours = nn.MSELoss(**kwargs)(minicnn.tensor(x), minicnn.zeros(4, 3))
         assert_close(ours, torch.nn.MSELoss(**kwargs)(torch.tensor(x), torch.zeros(4, 3)), atol=1e-6)
     assert nn.Conv2d(1, 2, 3, bias=0).bias is None and "bias" in dict(nn.Conv2d(1, 2, 3, bias=0)._parameters)
+
+
+def test_zero_sized_layers_are_allowed_as_in_pytorch():
+    """PyTorch builds Conv2d(0, ...), Conv2d(..., 0, ...) and BatchNorm2d(0) (the lazy modules start so)."""
+    from tests.helpers import require_torch
+
+    torch = require_torch()
+    for ours, theirs in (
+        (nn.Conv2d(0, 8, 3), torch.nn.Conv2d(0, 8, 3)),
+        (nn.Conv2d(4, 0, 3), torch.nn.Conv2d(4, 0, 3)),
+        (nn.BatchNorm2d(0), torch.nn.BatchNorm2d(0)),
+    ):
+        assert [tuple(p.shape) for p in ours.parameters()] == [tuple(p.shape) for p in theirs.parameters()]
+        assert repr(ours) == repr(theirs)

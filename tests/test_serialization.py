@@ -586,3 +586,86 @@ def test_torch_tensors_can_be_saved_directly(tmp_path):
     loaded = round_trip(state, tmp_path)
     np.testing.assert_array_equal(loaded["w"].numpy(), state["w"].numpy())
     assert loaded["n"].dtype == np.int64 and loaded["n"].item() == 3
+
+
+# ---------------------------------------------------------------- bounded memory on bogus files
+
+_LOAD_UNDER_A_MEMORY_LIMIT = textwrap.dedent(
+    """
+    import resource, sys
+    import numpy as np
+    import minicnn
+    from minicnn.serialization import CheckpointError
+    with open("/proc/self/status") as status:
+        in_use = next(int(line.split()[1]) * 1024 for line in status if line.startswith("VmSize:"))
+    limit = in_use + 192 * 2**20  # room for a few MB of work, nowhere near the files' sizes
+    resource.setrlimit(resource.RLIMIT_AS, (limit, resource.getrlimit(resource.RLIMIT_AS)[1]))
+    try:  # control: the limit really stops a large allocation (reading a whole file would fail too)
+        np.ones(2**28, np.uint8)
+        print("LIMIT NOT ENFORCED")
+    except MemoryError:
+        pass
+    for path in sys.argv[1:]:
+        try:
+            minicnn.load(path)
+            print("LOADED", path)
+        except CheckpointError as error:
+            print("REFUSED", error)
+    """
+)
+
+
+def sparse_file(path, head: bytes, size: int = 4 * 2**30):
+    """A file of ``size`` bytes that starts with ``head`` and is zeros after it, costing no disk (a hole)."""
+    with open(path, "wb") as file:
+        file.write(head)
+        file.truncate(size)
+    return str(path)
+
+
+def header_bytes(header: dict) -> bytes:
+    encoded = json.dumps(header).encode()
+    return len(encoded).to_bytes(8, "little") + encoded
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="RLIMIT_AS and sparse files as Linux has them")
+def test_refusing_huge_bogus_files_costs_a_few_megabytes(tmp_path):
+    """4 GiB files (sparse) that are zips, claim 2**63-byte headers or tensors past the file, or fail their
+    checksum are refused by a process that cannot allocate 256 MB."""
+    crc_bad = {"minicnn.format": "1", "minicnn.structure": '{"tensor": "w"}', "minicnn.crc32": "00000000"}
+    files = {
+        "zip": sparse_file(tmp_path / "model.pt", b"PK\x03\x04" + bytes(60)),
+        "header 2**63": sparse_file(tmp_path / "h63.safetensors", (2**63).to_bytes(8, "little") + b"{"),
+        "header 2**63 - 1": sparse_file(tmp_path / "h63m1.safetensors", (2**63 - 1).to_bytes(8, "little")),
+        "header over 100 MB": sparse_file(tmp_path / "h200.safetensors", (2 * 10**8).to_bytes(8, "little") + b"{"),
+        "tensor of 2**64 elements": sparse_file(
+            tmp_path / "t64.safetensors",
+            header_bytes({"w": {"dtype": "F32", "shape": [2**32, 2**32], "data_offsets": [0, 2**66]}}),
+        ),
+        "tensor past the end": sparse_file(
+            tmp_path / "past.safetensors",
+            header_bytes({"w": {"dtype": "F32", "shape": [2**31], "data_offsets": [0, 2**33]}}),
+        ),
+        "wrong checksum": sparse_file(  # 1 GiB of zeros behind a valid header
+            tmp_path / "crc.safetensors",
+            crc_head := header_bytes(
+                {"__metadata__": crc_bad, "w": {"dtype": "U8", "shape": [2**30], "data_offsets": [0, 2**30]}}
+            ),
+            len(crc_head) + 2**30,
+        ),
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", _LOAD_UNDER_A_MEMORY_LIMIT, *files.values()],
+        capture_output=True,
+        text=True,
+        cwd=REPO_ROOT,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    lines = result.stdout.splitlines()
+    assert "LIMIT NOT ENFORCED" not in lines
+    assert len(lines) == len(files), result.stdout + result.stderr[-3000:]
+    expected = ["zip archive", "header claims", "header claims", "more than the 100000000", "the tensors take",
+                "the tensors take", "checksum mismatch"]  # fmt: skip
+    for line, path, match in zip(lines, files.values(), expected):
+        assert line.startswith("REFUSED") and path in line and match in line, line

@@ -28,17 +28,19 @@ SLOW = {"vgg11_bn"}  # 129M parameters: seconds just to initialise
 
 
 def torch_twin(key):
-    require_torch()
+    """The PyTorch network, built on the meta device: shapes, parameter counts and FLOPs need no weights."""
+    torch = require_torch()
     import torchvision
 
     from tests import torch_twins as tt
 
     twin = NETS[key][1]
-    if callable(twin):
-        return twin(tt)
-    if hasattr(tt, twin):
-        return getattr(tt, twin)()
-    return getattr(torchvision.models, twin)(weights=None, num_classes=10)
+    with torch.device("meta"):
+        if callable(twin):
+            return twin(tt)
+        if hasattr(tt, twin):
+            return getattr(tt, twin)()
+        return getattr(torchvision.models, twin)(weights=None, num_classes=10)
 
 
 def torch_calls(model, shape):
@@ -54,7 +56,7 @@ def torch_calls(model, shape):
         )
     model.eval()
     with torch.no_grad(), FlopCounterMode(display=False) as counter:
-        model(torch.randn(1, *shape))
+        model(torch.randn(1, *shape, device="meta"))
     for handle in handles:
         handle.remove()
     return calls, counter.get_total_flops()

@@ -281,6 +281,84 @@ def test_resume_refuses_foreign_files_and_mismatched_schedulers(tmp_path):
         run(3, resume=tmp_path / "missing.safetensors")
 
 
+def everything(model, optimizer, scheduler, generator):
+    """Copies of every tensor and number a resume could change."""
+    return {
+        "model": weights(model),
+        "optimizer": {
+            id(p): {k: np.array(v, copy=True) for k, v in state.items()} for p, state in optimizer.state.items()
+        },
+        "groups": [{k: v for k, v in g.items() if k != "params"} for g in optimizer.param_groups],
+        "params": [[id(p) for p in g["params"]] for g in optimizer.param_groups],
+        "scheduler": {k: v for k, v in scheduler.state_dict().items() if not callable(v)},
+        "rng": (minicnn.backend.cpu_generator().bit_generator.state, generator.numpy_generator.bit_generator.state),
+    }
+
+
+def assert_same(before, after):
+    assert before.keys() == after.keys()
+    for key in before["model"]:
+        np.testing.assert_array_equal(after["model"][key], before["model"][key], err_msg=key)
+    assert before["optimizer"].keys() == after["optimizer"].keys()
+    for param, state in before["optimizer"].items():
+        for name, value in state.items():
+            np.testing.assert_array_equal(after["optimizer"][param][name], value, err_msg=name)
+    for key in ("groups", "params", "scheduler", "rng"):
+        assert after[key] == before[key], key
+
+
+def forged_checkpoint(path, tmp_path, change):
+    state = load(path)
+    change(state)
+    forged = tmp_path / "forged.safetensors"
+    save(state, forged)
+    return forged
+
+
+@pytest.mark.parametrize(
+    "refusal",
+    [
+        "optimizer over fewer parameters",
+        "optimizer over the parameters in another order",
+        "another kind of scheduler",
+        "history of another length",
+        "damaged random state",
+        "another model",
+        "failure while applying",
+    ],
+)
+def test_a_refused_resume_changes_nothing(tmp_path, monkeypatch, refusal):
+    path = tmp_path / "run.safetensors"
+    run(2, checkpoint=path, verbose=False)  # the checkpoint to resume from
+    # a model, optimizer and scheduler with state of their own (one epoch of another run)
+    model, generator = make_model(seed=5), minicnn.Generator().manual_seed(3)
+    train, _ = loaders(generator=generator)
+    params = list(model.parameters())
+    if refusal == "optimizer over fewer parameters":
+        params = params[:-1]
+    if refusal == "optimizer over the parameters in another order":
+        params = params[::-1]
+    optimizer = minicnn.optim.Adam(params, lr=0.05)
+    scheduler = lr_scheduler.StepLR(optimizer, step_size=1, gamma=0.7)
+    if refusal == "another kind of scheduler":
+        scheduler = lr_scheduler.ExponentialLR(optimizer, gamma=0.5)
+    quiet_fit(model, train, optimizer=optimizer, scheduler=scheduler, epochs=1)
+    resume = path
+    if refusal == "history of another length":
+        resume = forged_checkpoint(path, tmp_path, lambda state: state["history"]["loss"].append(1.0))
+    if refusal == "damaged random state":
+        resume = forged_checkpoint(path, tmp_path, lambda state: state["random_state"]["minicnn"].pop("state"))
+    if refusal == "another model":
+        resume = forged_checkpoint(path, tmp_path, lambda state: state["model"].pop("0.bias"))
+    if refusal == "failure while applying":  # the checks pass but applying fails half-way: it is undone
+        monkeypatch.setattr(scheduler, "load_state_dict", lambda state: 1 / 0)
+    before = everything(model, optimizer, scheduler, generator)
+    error = ZeroDivisionError if refusal == "failure while applying" else ValueError
+    with pytest.raises(error, match=None if error is ZeroDivisionError else "cannot resume from .*nothing was changed"):
+        quiet_fit(model, train, optimizer=optimizer, scheduler=scheduler, epochs=3, resume=resume)
+    assert_same(before, everything(model, optimizer, scheduler, generator))
+
+
 @pytest.mark.parametrize(
     "make",
     [

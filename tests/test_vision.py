@@ -255,6 +255,25 @@ def test_per_sample_loading_gives_the_same_batches_as_the_fast_path(tmp_path):
     np.testing.assert_array_equal(datasets.read_idx(tmp_path / "labels.idx", 2049), labels)  # a pathlib.Path too
 
 
+@pytest.mark.parametrize(
+    "shape",
+    [
+        (2**21, 2**21, 2**21),  # 2**63 elements: int64 arithmetic wraps to a negative count
+        (2**22, 2**22, 2**20),  # 2**64: wraps to exactly 0
+        (2**31 - 1, 2**31 - 1, 2**31 - 1),  # the largest header there is, ~2**93
+        (2**31 - 1, 28, 28),  # no overflow, just far more than the file holds
+    ],
+)
+@pytest.mark.parametrize("compressed", [False, True], ids=["raw", "gz"])
+def test_idx_headers_whose_sizes_overflow_or_exceed_the_file_are_refused_naming_it(tmp_path, shape, compressed):
+    header = struct.pack(">4i", 0x0803, *shape)
+    for body in (b"", bytes(100)):
+        path = tmp_path / ("images.idx.gz" if compressed else "images.idx")
+        path.write_bytes(gzip.compress(header + body) if compressed else header + body)
+        with pytest.raises(DatasetError, match=f"{path}: truncated: the header promises images of shape"):
+            datasets.read_idx(path, 2051)
+
+
 def test_to_tensor_dataset_refuses_random_transforms():
     ds = MNIST(None, train=False, sample=True)
     for random_transform in (

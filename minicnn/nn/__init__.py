@@ -7,27 +7,22 @@ from .layers import (
     AvgPool2d,
     BatchNorm1d,
     BatchNorm2d,
-    BCELoss,
-    BCEWithLogitsLoss,
     Conv2d,
-    CrossEntropyLoss,
     Dropout,
     Dropout2d,
     Flatten,
     Identity,
-    L1Loss,
     LeakyReLU,
     Linear,
     LogSoftmax,
     MaxPool2d,
-    MSELoss,
-    NLLLoss,
     ReLU,
     Sigmoid,
     Softmax,
     Tanh,
 )
 from .lazy import LazyBatchNorm1d, LazyBatchNorm2d, LazyConv2d, LazyLinear, LazyModuleMixin
+from .losses import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, L1Loss, MSELoss, NLLLoss
 from .module import Module, ModuleDict, ModuleList, Sequential
 from .parameter import Parameter, UninitializedBuffer, UninitializedParameter
 

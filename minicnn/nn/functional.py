@@ -58,6 +58,10 @@ def relu(input, inplace: bool = False):
 
 def leaky_relu(input, negative_slope: float = 0.01, inplace: bool = False):
     """x for x > 0, negative_slope * x otherwise."""
+    if not isinstance(negative_slope, (int, float)) or isinstance(negative_slope, bool):
+        raise TypeError(f"leaky_relu: negative_slope must be a number, got {negative_slope!r}")
+    if negative_slope != negative_slope:  # NaN would spread silently
+        raise ValueError("leaky_relu: negative_slope must not be NaN")
     return _activation.leaky_relu(input, negative_slope)
 
 

@@ -73,14 +73,43 @@ def _fill(tensor: Tensor, values):
     return tensor
 
 
+def _fill_random(tensor: Tensor, draw, scale: float, shift: float) -> Tensor:
+    """``tensor = shift + scale * draw(...)``, drawn a block of rows at a time.
+
+    A big layer (VGG's 25088 x 4096 weight: 411 MB) then needs no full-size temporary array. The numbers
+    are the same as one draw of the whole shape: the generator hands them out in order either way.
+    """
+    array = tensor.array
+    if array.size == 0:  # nothing to fill (PyTorch warns and does nothing too)
+        return tensor
+    xp = backend.get_array_module(array)
+    if array.ndim < 2:
+        blocks = [array[...]]
+    else:
+        rows = max(1, _BLOCK_ELEMENTS // (array.size // array.shape[0]))
+        blocks = [array[start : start + rows] for start in range(0, array.shape[0], rows)]
+    with no_grad():
+        for block in blocks:
+            values = draw(xp, block.shape, array.dtype)
+            if values.dtype.kind == "f":
+                values *= scale  # in place: no second temporary
+                values += shift
+            else:
+                values = shift + scale * values
+            block[...] = values
+    bump_version(array)
+    return tensor
+
+
+_BLOCK_ELEMENTS = 1 << 22  # numbers drawn at a time (16 MB of float32)
+
+
 def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0) -> Tensor:
-    xp = backend.get_array_module(tensor.array)
-    return _fill(tensor, a + (b - a) * backend.random_uniform(xp, tensor.shape, tensor.dtype))
+    return _fill_random(tensor, backend.random_uniform, b - a, a)
 
 
 def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0) -> Tensor:
-    xp = backend.get_array_module(tensor.array)
-    return _fill(tensor, mean + std * backend.random_normal(xp, tensor.shape, tensor.dtype))
+    return _fill_random(tensor, backend.random_normal, std, mean)
 
 
 def constant_(tensor: Tensor, val: float) -> Tensor:

@@ -11,13 +11,28 @@ import math
 
 import numpy as np
 
-from .. import creation
+from .. import backend, creation
 from ..ops.arguments import pair
-from ..ops.loss import _reduction_mode
 from ..tensor import Tensor
 from . import functional as F
 from . import init
 from .module import Module, Parameter
+
+
+def _check_count(owner: str, name: str, value, minimum: int) -> None:
+    """Refuse a size that is not an int (2.5, "2", None, True) or is below ``minimum``."""
+    if not isinstance(value, (int, np.integer)) or isinstance(value, bool):
+        raise TypeError(f"{owner}: {name} must be an int, got {value!r}")
+    if value < minimum:
+        raise ValueError(f"{owner}: {name} must be {'positive' if minimum == 1 else 'non-negative'}, got {value}")
+
+
+def _place(layer: Module, device) -> None:
+    """Move a new layer to ``device``, naming the layer if the device is unknown or unavailable."""
+    try:
+        layer.to(device)
+    except (RuntimeError, ValueError, TypeError) as error:
+        raise type(error)(f"{type(layer).__name__}: cannot create it on device {device!r}: {error}") from error
 
 
 def _check_input(layer: Module, x, ranks: tuple, channels: int | None = None):
@@ -75,7 +90,10 @@ class Conv2d(Module):
         dtype=None,
     ):
         super().__init__()
-        if groups <= 0 or in_channels % groups or out_channels % groups:
+        _check_count("Conv2d", "in_channels", in_channels, 0)  # 0: as PyTorch (LazyConv2d starts so)
+        _check_count("Conv2d", "out_channels", out_channels, 0)
+        _check_count("Conv2d", "groups", groups, 1)
+        if in_channels % groups or out_channels % groups:
             raise ValueError(
                 f"Conv2d: in_channels ({in_channels}) and out_channels ({out_channels}) "
                 f"must be divisible by groups ({groups})"
@@ -107,7 +125,7 @@ class Conv2d(Module):
         self.register_parameter("bias", Parameter(creation.empty(out_channels, dtype=dtype)) if bias else None)
         self.reset_parameters()
         if device is not None:
-            self.to(device)
+            _place(self, device)
 
     def reset_parameters(self):
         # PyTorch's default: kaiming_uniform with a=sqrt(5), i.e. U(±1/sqrt(fan_in)), for weight and bias
@@ -150,8 +168,8 @@ class Linear(Module):
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True, device=None, dtype=None):
         super().__init__()
-        if in_features < 0 or out_features < 0:
-            raise ValueError(f"Linear: features must be non-negative, got {in_features}, {out_features}")
+        _check_count("Linear", "in_features", in_features, 0)
+        _check_count("Linear", "out_features", out_features, 0)
         self.in_features, self.out_features = in_features, out_features
         dtype = dtype or np.float32
         self.weight = Parameter(creation.empty(out_features, in_features, dtype=dtype))
@@ -161,7 +179,7 @@ class Linear(Module):
             self.register_parameter("bias", None)
         self.reset_parameters()
         if device is not None:
-            self.to(device)
+            _place(self, device)
 
     def reset_parameters(self):
         init.kaiming_uniform_(self.weight, a=math.sqrt(5))
@@ -197,6 +215,9 @@ class Flatten(Module):
 
     def __init__(self, start_dim: int = 1, end_dim: int = -1):
         super().__init__()
+        for name, value in (("start_dim", start_dim), ("end_dim", end_dim)):
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise TypeError(f"Flatten: {name} must be an int, got {value!r}")
         self.start_dim, self.end_dim = start_dim, end_dim
 
     def forward(self, x):
@@ -210,6 +231,7 @@ class Flatten(Module):
 
 
 class _BatchNorm(Module):
+    _version = 2  # version 2 added the num_batches_tracked buffer, as in PyTorch
     _ranks: tuple = ()
 
     def __init__(
@@ -225,8 +247,7 @@ class _BatchNorm(Module):
         bias: bool = True,
     ):
         super().__init__()
-        if num_features <= 0:
-            raise ValueError(f"{type(self).__name__}: num_features must be positive, got {num_features}")
+        _check_count(type(self).__name__, "num_features", num_features, 0)  # 0: as PyTorch (lazy)
         self.num_features, self.eps, self.momentum = num_features, eps, momentum
         self.affine, self.track_running_stats = affine, track_running_stats
         dtype = dtype or np.float32
@@ -242,7 +263,15 @@ class _BatchNorm(Module):
             self.register_buffer("running_var", None)
             self.register_buffer("num_batches_tracked", None)
         if device is not None:
-            self.to(device)
+            _place(self, device)
+
+    def _upgrade_state_dict(self, arrays: dict, prefix: str, local_metadata: dict) -> None:
+        """PyTorch's rule: a state dict from before version 2 (or one that records no version, like a plain
+        dict or a safetensors file) may lack ``num_batches_tracked``; the layer then keeps its own count."""
+        key = prefix + "num_batches_tracked"
+        version = local_metadata.get("version")
+        if (version is None or version < 2) and self.track_running_stats and key not in arrays:
+            arrays[key] = backend.to_device(self.num_batches_tracked.array, backend.device("cpu"))
 
     def reset_running_stats(self):
         if self.track_running_stats:
@@ -263,13 +292,25 @@ class _BatchNorm(Module):
             raise ValueError(
                 f"{self!r}: expected input with {self.num_features} channels, got input of shape {x.shape}"
             )
+        # PyTorch's rule: eps > 0 where batch statistics are used, >= 0 otherwise; NaN refused as well
+        use_batch_stats = self.training or self.running_mean is None
+        if not isinstance(self.eps, (int, float)) or isinstance(self.eps, bool):
+            raise TypeError(f"{type(self).__name__}: eps must be a float, got {self.eps!r}")
+        if self.momentum is not None and (
+            not isinstance(self.momentum, (int, float)) or isinstance(self.momentum, bool)
+        ):
+            raise TypeError(f"{type(self).__name__}: momentum must be a float or None, got {self.momentum!r}")
+        if not (self.eps > 0 if use_batch_stats else self.eps >= 0):
+            need = "positive when batch statistics are used" if use_batch_stats else "non-negative"
+            raise ValueError(f"{type(self).__name__}: eps must be {need}, got {self.eps}")
+        if self.momentum is not None and math.isnan(self.momentum):
+            raise ValueError(f"{type(self).__name__}: momentum must be a number or None, got {self.momentum}")
         factor = 0.0 if self.momentum is None else self.momentum
         if self.training and self.track_running_stats:
             self.num_batches_tracked.array += 1
             if self.momentum is None:  # cumulative moving average
                 factor = 1.0 / float(self.num_batches_tracked.item())
-        # batch statistics in training, or always when no running statistics are kept
-        use_batch_stats = self.training or self.running_mean is None
+        # batch statistics in training, or always when no running statistics are kept (use_batch_stats, above)
         keep_stats = not self.training or self.track_running_stats
         return F.batch_norm(
             x,
@@ -326,6 +367,8 @@ class ReLU(Module):
 class LeakyReLU(Module):
     def __init__(self, negative_slope: float = 0.01, inplace: bool = False):
         super().__init__()
+        if isinstance(negative_slope, float) and math.isnan(negative_slope):
+            raise ValueError("LeakyReLU: negative_slope must not be NaN")
         self.negative_slope, self.inplace = negative_slope, inplace
 
     def forward(self, x):
@@ -458,8 +501,10 @@ class Dropout(Module):
 
     def __init__(self, p: float = 0.5, inplace: bool = False):
         super().__init__()
-        if not 0 <= p <= 1:
-            raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+        if not isinstance(p, (int, float)) or isinstance(p, bool):
+            raise TypeError(f"{type(self).__name__}: p must be a float, got {p!r}")
+        if not 0 <= p <= 1:  # written so that NaN is refused too
+            raise ValueError(f"{type(self).__name__}: dropout probability has to be between 0 and 1, but got {p}")
         self.p, self.inplace = p, inplace
 
     def forward(self, x):
@@ -478,100 +523,3 @@ class Dropout2d(Dropout):
 
     def forward(self, x):
         return F.dropout2d(x, self.p, self.training)
-
-
-# ---------------------------------------------------------------- losses
-
-
-def _check_reduction(layer, reduction):
-    if reduction not in ("none", "mean", "sum"):
-        raise ValueError(f"{layer}: reduction must be 'none', 'mean' or 'sum', got {reduction!r}")
-
-
-class _Loss(Module):
-    """What every loss layer shares: ``reduction`` (and PyTorch's old ``size_average``/``reduce`` flags)."""
-
-    def __init__(self, size_average=None, reduce=None, reduction: str = "mean"):
-        super().__init__()
-        reduction = _reduction_mode(type(self).__name__, size_average, reduce, reduction)
-        _check_reduction(type(self).__name__, reduction)
-        self.reduction = reduction
-
-
-class _WeightedLoss(_Loss):
-    """A loss with an optional per-class ``weight``, kept as a buffer (so it moves with ``.to()``)."""
-
-    def __init__(self, weight=None, size_average=None, reduce=None, reduction: str = "mean"):
-        super().__init__(size_average, reduce, reduction)
-        self.register_buffer("weight", weight)
-
-
-class CrossEntropyLoss(_WeightedLoss):
-    """Cross-entropy of logits against class indices (or probabilities), via a stable log-softmax."""
-
-    def __init__(
-        self,
-        weight=None,
-        size_average=None,
-        ignore_index: int = -100,
-        reduce=None,
-        reduction: str = "mean",
-        label_smoothing: float = 0.0,
-    ):
-        super().__init__(weight, size_average, reduce, reduction)
-        self.ignore_index, self.label_smoothing = ignore_index, label_smoothing
-
-    def forward(self, input, target):
-        return F.cross_entropy(
-            input,
-            target,
-            weight=self.weight,
-            ignore_index=self.ignore_index,
-            reduction=self.reduction,
-            label_smoothing=self.label_smoothing,
-        )
-
-
-class NLLLoss(_WeightedLoss):
-    """Negative log-likelihood of log-probabilities against class indices."""
-
-    def __init__(self, weight=None, size_average=None, ignore_index: int = -100, reduce=None, reduction: str = "mean"):
-        super().__init__(weight, size_average, reduce, reduction)
-        self.ignore_index = ignore_index
-
-    def forward(self, input, target):
-        return F.nll_loss(input, target, weight=self.weight, ignore_index=self.ignore_index, reduction=self.reduction)
-
-
-class L1Loss(_Loss):
-    """Mean absolute error."""
-
-    def forward(self, input, target):
-        return F.l1_loss(input, target, reduction=self.reduction)
-
-
-class BCELoss(_WeightedLoss):
-    """Binary cross-entropy of probabilities (after a sigmoid) against targets in [0, 1]."""
-
-    def forward(self, input, target):
-        return F.binary_cross_entropy(input, target, weight=self.weight, reduction=self.reduction)
-
-
-class BCEWithLogitsLoss(_WeightedLoss):
-    """Binary cross-entropy of ``sigmoid(logits)``, computed stably from the logits."""
-
-    def __init__(self, weight=None, size_average=None, reduce=None, reduction: str = "mean", pos_weight=None):
-        super().__init__(weight, size_average, reduce, reduction)
-        self.register_buffer("pos_weight", pos_weight)
-
-    def forward(self, input, target):
-        return F.binary_cross_entropy_with_logits(
-            input, target, weight=self.weight, reduction=self.reduction, pos_weight=self.pos_weight
-        )
-
-
-class MSELoss(_Loss):
-    """Mean squared error."""
-
-    def forward(self, input, target):
-        return F.mse_loss(input, target, reduction=self.reduction)

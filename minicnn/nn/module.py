@@ -67,6 +67,8 @@ def _to_numpy_array(value, key):
 class Module:
     """Base class of every layer and network. Subclasses set attributes in ``__init__`` and write ``forward``."""
 
+    _version: int = 1  # of the layer's state-dict format; a layer whose format changed raises it
+
     def __init__(self):
         object.__setattr__(self, "training", True)
         object.__setattr__(self, "_parameters", OrderedDict())
@@ -143,7 +145,8 @@ class Module:
             raise TypeError(f"add_module: {type(module).__name__} is not a Module")
         if "." in name or not name:
             raise KeyError(f"add_module: bad module name {name!r}")
-        self._forget(name)
+        if name not in self._modules:  # a replaced module keeps its place in the order, as in PyTorch
+            self._forget(name)
         self._modules[name] = module
 
     register_module = add_module
@@ -316,6 +319,9 @@ class Module:
         """Parameters and persistent buffers by attribute path (``features.0.weight``), as PyTorch's."""
         if destination is None:
             destination = OrderedDict()
+            destination._metadata = OrderedDict()  # each module's state-dict version, as PyTorch records it
+        if hasattr(destination, "_metadata"):
+            destination._metadata[prefix[:-1]] = {"version": self._version}
         for name, param in self._parameters.items():
             if param is not None:  # a lazy placeholder goes in as itself, as in PyTorch (it has no values)
                 destination[prefix + name] = param if keep_vars or is_lazy(param) else param.detach()
@@ -348,6 +354,10 @@ class Module:
                     "and no values. Call forward on the source model (a dry run) before taking its state_dict."
                 )
         arrays = {key: value if is_lazy(value) else _to_numpy_array(value, key) for key, value in state_dict.items()}
+        metadata = getattr(state_dict, "_metadata", None)
+        for name, module in self.named_modules():  # let layers fill in what older formats lacked
+            local_metadata = metadata.get(name, {}) if metadata is not None else {}
+            module._upgrade_state_dict(arrays, name + "." if name else "", local_metadata)
         missing = [key for key in own if key not in arrays]
         unexpected = [key for key in arrays if key not in own]
         mismatched = [
@@ -383,6 +393,13 @@ class Module:
                     tensor.array[...] = xp.asarray(value, dtype=tensor.dtype).reshape(tensor.shape)
                     bump_version(tensor.array)
         return IncompatibleKeys(missing, unexpected)
+
+    def _upgrade_state_dict(self, arrays: dict, prefix: str, local_metadata: dict) -> None:
+        """Fill in, in place, entries that state dicts saved by an older version of this layer lack.
+
+        ``local_metadata`` is ``{"version": n}`` when the state dict records this module's version
+        (``state_dict()._metadata``, as PyTorch's does), else empty. Layers whose format changed override it.
+        """
 
     # ------------------------------------------------------------ repr, as PyTorch prints it
     def extra_repr(self) -> str:

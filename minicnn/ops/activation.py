@@ -82,9 +82,12 @@ class Softmax(Function):
     @staticmethod
     def forward(ctx, x, dim=-1):
         xp = get_array_module(x)
-        shifted = x - x.max(axis=dim, keepdims=True)  # subtracting the max avoids overflow in exp
-        e = xp.exp(shifted)
-        y = e / e.sum(axis=dim, keepdims=True)
+        if x.size == 0:  # nothing to normalise (and an empty max has no value): an empty result, as PyTorch
+            y = x.copy()
+        else:
+            shifted = x - x.max(axis=dim, keepdims=True)  # subtracting the max avoids overflow in exp
+            e = xp.exp(shifted)
+            y = e / e.sum(axis=dim, keepdims=True)
         ctx.save_for_backward(y)
         ctx.dim = dim
         return y
@@ -100,8 +103,11 @@ class LogSoftmax(Function):
     @staticmethod
     def forward(ctx, x, dim=-1):
         xp = get_array_module(x)
-        shifted = x - x.max(axis=dim, keepdims=True)
-        y = shifted - xp.log(xp.exp(shifted).sum(axis=dim, keepdims=True))
+        if x.size == 0:  # an empty result, as PyTorch (an empty max has no value)
+            y = x.copy()
+        else:
+            shifted = x - x.max(axis=dim, keepdims=True)
+            y = shifted - xp.log(xp.exp(shifted).sum(axis=dim, keepdims=True))
         ctx.save_for_backward(y)
         ctx.dim = dim
         return y

@@ -47,7 +47,7 @@ def _check_dropout_args(op, input, p):
     if not isinstance(p, numbers.Real) or isinstance(p, bool):
         raise TypeError(f"{op}: p must be a float, got {p!r}")
     if not 0.0 <= p <= 1.0:  # also rejects NaN
-        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+        raise ValueError(f"{op}: dropout probability has to be between 0 and 1, but got {p}")
 
 
 def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:

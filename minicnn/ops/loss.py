@@ -12,6 +12,7 @@ the total weight of the targets that count, as in PyTorch.
 
 from __future__ import annotations
 
+import math
 import warnings
 
 from ..autograd.function import Function, is_grad_enabled
@@ -227,7 +228,8 @@ def _as_rows(x: Tensor) -> Tensor:
     if x.ndim == 1:
         return x.reshape(1, x.shape[0])
     if x.ndim > 2:
-        x = x.permute(0, *range(2, x.ndim), 1).reshape(-1, x.shape[1])
+        rows = x.shape[0] * math.prod(x.shape[2:])  # not -1: ambiguous when there are no classes
+        x = x.permute(0, *range(2, x.ndim), 1).reshape(rows, x.shape[1])
     return x
 
 
@@ -366,11 +368,14 @@ def cross_entropy(
     _check_same_device(op, "target", target, input)
     probabilities = target
     if label_smoothing > 0:
-        probabilities = target * (1 - label_smoothing) + label_smoothing / num_classes
+        probabilities = target * (1 - label_smoothing) + label_smoothing / max(num_classes, 1)  # C = 0: empty
     terms = log_softmax(input, class_dim) * probabilities
     if weight is not None:  # (C,) broadcast along the class axis: (C, 1, 1, ...)
         terms = terms * weight.reshape((num_classes,) + (1,) * (input.ndim - class_dim - 1))
-    return _reduce(-terms.sum(dim=class_dim), reduction)  # 'mean' divides by N * d1 * ..., not by weights
+    loss = _reduce(-terms.sum(dim=class_dim), reduction)  # 'mean' divides by N * d1 * ..., not by weights
+    if reduction == "mean" and num_classes == 0:  # PyTorch divides by input.numel() / C, here 0 / 0
+        loss = loss * float("nan")
+    return loss
 
 
 def _check_pointwise(op, input, target, warn_broadcast=True):
@@ -414,6 +419,8 @@ def l1_loss(input: Tensor, target: Tensor, size_average=None, reduce=None, reduc
     """
     reduction = _reduction_mode("l1_loss", size_average, reduce, reduction)
     _check_pointwise("l1_loss", input, target)
+    if target.dtype == bool:  # as PyTorch: |input - target| has no meaning for a bool target
+        raise TypeError("l1_loss: target must be a number tensor, got a bool tensor")
     return _reduce((input - target).abs(), reduction)  # built from existing ops: no new backward to write
 
 
@@ -496,6 +503,8 @@ def binary_cross_entropy_with_logits(
         output: a scalar, or the input's shape for ``reduction='none'``.
     """
     op = "binary_cross_entropy_with_logits"
+    if isinstance(target, Tensor) and target.dtype.kind != "f":  # as PyTorch: targets are probabilities
+        raise TypeError(f"{op}: target must be a floating point tensor, got {target.dtype}")
     reduction = _reduction_mode(op, size_average, reduce, reduction)
     _check_pointwise(op, input, target, warn_broadcast=False)
     if tuple(target.shape) != tuple(input.shape):

@@ -74,6 +74,10 @@ def linear(x, weight, bias=None):
     for name, value in (("input", x), ("weight", weight)):
         if not isinstance(value, Tensor):
             raise TypeError(f"linear: {name} must be a Tensor, got {type(value).__name__}")
+    if bias is not None and not isinstance(bias, Tensor):
+        raise TypeError(f"linear: bias must be a Tensor or None, got {type(bias).__name__}")
+    if x.dtype == bool or weight.dtype == bool:  # as PyTorch: a product of bools is not defined
+        raise TypeError("linear: bool tensors are not supported; convert them with .float()")
     if weight.ndim != 2:
         raise ValueError(f"linear: weight must be 2-D (out_features, in_features), got shape {weight.shape}")
     if x.ndim == 0 or x.shape[-1] != weight.shape[1]:

@@ -154,6 +154,10 @@ def batch_norm(
         _check_channel_vector(name, value, channels, input)
     if momentum is not None and (not isinstance(momentum, numbers.Real) or isinstance(momentum, bool)):
         raise TypeError(f"batch_norm: momentum must be a float or None, got {momentum!r}")
+    if momentum is not None and momentum != momentum:  # NaN would turn the running statistics to NaN, silently
+        raise ValueError("batch_norm: momentum must not be NaN")
+    if not isinstance(eps, numbers.Real) or not (eps > 0 if training else eps >= 0):  # PyTorch's rule; refuses NaN
+        raise ValueError(f"batch_norm: eps must be {'positive in training' if training else 'non-negative'}, got {eps}")
     values_per_channel = input.numel() // channels if channels else 0
     if training and values_per_channel == 1:
         raise ValueError(

@@ -233,7 +233,7 @@ class GlobalMaxPool2d(Function):
     @staticmethod
     def forward(ctx, x, return_indices=False):
         xp = get_array_module(x)
-        flat = x.reshape(x.shape[:-2] + (-1,))
+        flat = x.reshape(x.shape[:-2] + (x.shape[-2] * x.shape[-1],))  # not -1: ambiguous for an empty batch
         index = flat.argmax(axis=-1)[..., None]  # (..., 1); argmax picks the first maximum, as PyTorch
         values = xp.take_along_axis(flat, index, axis=-1)
         ctx.save_for_backward(index)  # backward sends each gradient to this one element

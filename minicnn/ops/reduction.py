@@ -178,22 +178,34 @@ def min(x, dim=None, keepdim=False, *, axis=None, keepdims=None):
     return _max_or_min(x, dim, keepdim, smallest=True)
 
 
+def _check_not_empty(x, axes, op):
+    """A max, min or arg-extreme over a dimension of size 0 has no value: refuse it, as PyTorch does."""
+    for axis in axes:
+        if x.shape[axis] == 0:
+            raise ValueError(f"{op}: cannot reduce over dimension {axis} of size 0 (shape {x.shape})")
+
+
 def amax(x, dim=(), keepdim=False, *, axis=None, keepdims=None):
     dim, keepdim = dim_aliases("amax", dim, keepdim, axis, keepdims)
     _check_tensor(x, "amax")
-    return MaxAll.apply(x, axes=reduced_axes(dim, x.ndim, "amax"), keepdim=keepdim, smallest=False)
+    axes = reduced_axes(dim, x.ndim, "amax")
+    _check_not_empty(x, axes, "amax")
+    return MaxAll.apply(x, axes=axes, keepdim=keepdim, smallest=False)
 
 
 def amin(x, dim=(), keepdim=False, *, axis=None, keepdims=None):
     dim, keepdim = dim_aliases("amin", dim, keepdim, axis, keepdims)
     _check_tensor(x, "amin")
-    return MaxAll.apply(x, axes=reduced_axes(dim, x.ndim, "amin"), keepdim=keepdim, smallest=True)
+    axes = reduced_axes(dim, x.ndim, "amin")
+    _check_not_empty(x, axes, "amin")
+    return MaxAll.apply(x, axes=axes, keepdim=keepdim, smallest=True)
 
 
 def _arg_extreme(x, dim, keepdim, smallest):
     op = "argmin" if smallest else "argmax"
     _check_tensor(x, op)
     xp = get_array_module(x.array)
+    _check_not_empty(x, reduced_axes(dim, x.ndim, op), op)
     if dim is None:  # index into the flattened tensor
         flat = x.array.reshape(-1)
         index = flat.argmin() if smallest else flat.argmax()

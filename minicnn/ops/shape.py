@@ -221,7 +221,9 @@ def reshape(x, *shape):
 
 
 def flatten(x, start_dim=0, end_dim=-1):
-    if x.ndim == 0:
+    if x.ndim == 0:  # as PyTorch: dims are checked as if the scalar had one dimension
+        normalize_dim(start_dim, 1, "flatten")
+        normalize_dim(end_dim, 1, "flatten")
         return reshape(x, 1)
     start = normalize_dim(start_dim, x.ndim, "flatten")
     end = normalize_dim(end_dim, x.ndim, "flatten")
@@ -371,6 +373,10 @@ def stack(tensors, dim=None, *, axis=None):
 
 def pad(x, pad, mode="constant", value=0.0):
     """``F.pad``: ``pad`` lists (before, after) pairs starting from the last dimension."""
+    if not isinstance(x, Tensor):
+        raise TypeError(f"pad: input must be a Tensor, got {type(x).__name__}")
+    if not isinstance(pad, (tuple, list)) or not all(isinstance(p, int) and not isinstance(p, bool) for p in pad):
+        raise TypeError(f"pad: pad must be a tuple of ints, got {pad!r}")
     if mode != "constant":
         raise ValueError(f"pad: only mode='constant' is supported, got {mode!r}")
     if len(pad) % 2 or len(pad) // 2 > x.ndim:

@@ -32,11 +32,11 @@ class Adadelta(Optimizer):
         maximize: bool = False,
         differentiable: bool = False,
     ):
-        _check_non_negative("learning rate", lr)
+        _check_non_negative(type(self).__name__, "learning rate", lr)
         if not isinstance(rho, (int, float)) or not 0.0 <= rho <= 1.0:
-            raise ValueError(f"Invalid rho value: {rho}")
-        _check_non_negative("epsilon value", eps)
-        _check_non_negative("weight_decay value", weight_decay)
+            raise ValueError(f"Adadelta: Invalid rho value: {rho}")
+        _check_non_negative(type(self).__name__, "epsilon value", eps)
+        _check_non_negative(type(self).__name__, "weight_decay value", weight_decay)
         # foreach / capturable / differentiable choose PyTorch kernels; one NumPy/CuPy path serves here
         super().__init__(
             params,

@@ -32,11 +32,11 @@ class Adagrad(Optimizer):
         differentiable: bool = False,
         fused=None,
     ):
-        _check_non_negative("learning rate", lr)
-        _check_non_negative("lr_decay value", lr_decay)
-        _check_non_negative("weight_decay value", weight_decay)
-        _check_non_negative("initial_accumulator_value value", initial_accumulator_value)
-        _check_non_negative("epsilon value", eps)
+        _check_non_negative(type(self).__name__, "learning rate", lr)
+        _check_non_negative(type(self).__name__, "lr_decay value", lr_decay)
+        _check_non_negative(type(self).__name__, "weight_decay value", weight_decay)
+        _check_non_negative(type(self).__name__, "initial_accumulator_value value", initial_accumulator_value)
+        _check_non_negative(type(self).__name__, "epsilon value", eps)
         super().__init__(
             params,
             dict(

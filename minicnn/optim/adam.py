@@ -32,12 +32,12 @@ class Adam(Optimizer):
         *,
         maximize: bool = False,
     ):
-        _check_non_negative("learning rate", lr)
-        _check_non_negative("epsilon value", eps)
-        _check_non_negative("weight_decay value", weight_decay)
+        _check_non_negative(type(self).__name__, "learning rate", lr)
+        _check_non_negative(type(self).__name__, "epsilon value", eps)
+        _check_non_negative(type(self).__name__, "weight_decay value", weight_decay)
         for i, beta in enumerate(betas):
             if not 0.0 <= beta < 1.0:
-                raise ValueError(f"Invalid beta parameter at index {i}: {beta}")
+                raise ValueError(f"{type(self).__name__}: Invalid beta parameter at index {i}: {beta}")
         super().__init__(
             params,
             dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay, amsgrad=amsgrad, maximize=maximize),

@@ -8,6 +8,17 @@ import math
 from .optimizer import Optimizer
 
 
+def _is_nan(value) -> bool:
+    """True for a float NaN (a NaN factor or bound would turn every later lr into NaN, silently)."""
+    return isinstance(value, float) and math.isnan(value)
+
+
+def _refuse_nan(owner: str, **values) -> None:
+    for name, value in values.items():
+        if _is_nan(value):
+            raise ValueError(f"{owner}: {name} must not be NaN")
+
+
 class LRScheduler:
     """Base class: keeps ``base_lrs`` and ``last_epoch``; subclasses give the lr of each group at ``last_epoch``."""
 
@@ -57,8 +68,9 @@ class StepLR(LRScheduler):
     """lr = base_lr * gamma ** (epoch // step_size)."""
 
     def __init__(self, optimizer, step_size: int, gamma: float = 0.1, last_epoch: int = -1):
-        if step_size <= 0:
+        if not step_size > 0:  # written so that NaN is refused too
             raise ValueError(f"StepLR: step_size must be positive, got {step_size}")
+        _refuse_nan("StepLR", gamma=gamma)
         self.step_size, self.gamma = step_size, gamma
         super().__init__(optimizer, last_epoch)
 
@@ -75,6 +87,7 @@ class MultiStepLR(LRScheduler):
     """lr = base_lr * gamma ** (number of milestones passed)."""
 
     def __init__(self, optimizer, milestones, gamma: float = 0.1, last_epoch: int = -1):
+        _refuse_nan("MultiStepLR", gamma=gamma)
         self.milestones, self.gamma = sorted(milestones), gamma
         super().__init__(optimizer, last_epoch)
 
@@ -91,6 +104,7 @@ class ExponentialLR(LRScheduler):
     """lr = base_lr * gamma ** epoch."""
 
     def __init__(self, optimizer, gamma: float, last_epoch: int = -1):
+        _refuse_nan("ExponentialLR", gamma=gamma)
         self.gamma = gamma
         super().__init__(optimizer, last_epoch)
 
@@ -107,8 +121,9 @@ class CosineAnnealingLR(LRScheduler):
     """lr = eta_min + (base_lr - eta_min) * (1 + cos(pi * epoch / T_max)) / 2."""
 
     def __init__(self, optimizer, T_max: int, eta_min: float = 0.0, last_epoch: int = -1):
-        if T_max <= 0:
+        if not T_max > 0:
             raise ValueError(f"CosineAnnealingLR: T_max must be positive, got {T_max}")
+        _refuse_nan("CosineAnnealingLR", eta_min=eta_min)
         self.T_max, self.eta_min = T_max, eta_min
         super().__init__(optimizer, last_epoch)
 
@@ -186,10 +201,13 @@ class LinearLR(LRScheduler):
     def __init__(
         self, optimizer, start_factor: float = 1.0 / 3, end_factor: float = 1.0, total_iters: int = 5, last_epoch=-1
     ):
-        if start_factor > 1.0 or start_factor <= 0:
-            raise ValueError("Starting multiplicative factor expected to be greater than 0 and less or equal to 1.")
-        if end_factor > 1.0 or end_factor < 0:
-            raise ValueError("Ending multiplicative factor expected to be between 0 and 1.")
+        if not 0 < start_factor <= 1.0:  # written so that NaN is refused too
+            raise ValueError(
+                f"LinearLR: Starting multiplicative factor expected to be greater than 0 and less or equal to 1, "
+                f"got {start_factor}"
+            )
+        if not 0 <= end_factor <= 1.0:
+            raise ValueError(f"LinearLR: Ending multiplicative factor expected to be between 0 and 1, got {end_factor}")
         self.start_factor, self.end_factor, self.total_iters = start_factor, end_factor, total_iters
         super().__init__(optimizer, last_epoch)
 
@@ -241,6 +259,12 @@ class OneCycleLR(LRScheduler):
             raise ValueError(f"OneCycleLR: total_steps must be positive, got {total_steps}")
         if not 0 <= pct_start <= 1:
             raise ValueError(f"OneCycleLR: pct_start must be in [0, 1], got {pct_start}")
+        for name, value in (("div_factor", div_factor), ("final_div_factor", final_div_factor)):
+            if value == 0 or _is_nan(value):  # the lrs are max_lr / div_factor (/ final_div_factor)
+                raise ValueError(f"OneCycleLR: {name} must be a non-zero number, got {value}")
+        for name, value in (("max_lr", max_lr), ("base_momentum", base_momentum), ("max_momentum", max_momentum)):
+            if any(_is_nan(v) for v in (value if isinstance(value, (list, tuple)) else [value])):
+                raise ValueError(f"OneCycleLR: {name} must not be NaN, got {value}")
         if anneal_strategy not in ("cos", "linear"):
             raise ValueError(f"OneCycleLR: anneal_strategy must be 'cos' or 'linear', got {anneal_strategy!r}")
         self.total_steps = total_steps
@@ -318,8 +342,11 @@ class ReduceLROnPlateau:
         min_lr=0,
         eps=1e-8,
     ):
-        if factor >= 1.0:
-            raise ValueError("ReduceLROnPlateau: factor should be < 1.0")
+        if not factor < 1.0:  # written so that NaN is refused too
+            raise ValueError(f"ReduceLROnPlateau: factor should be < 1.0, got {factor}")
+        for name, value in (("threshold", threshold), ("eps", eps), ("min_lr", min_lr)):
+            if any(_is_nan(v) for v in (value if isinstance(value, (list, tuple)) else [value])):
+                raise ValueError(f"ReduceLROnPlateau: {name} must not be NaN, got {value}")
         if mode not in ("min", "max"):
             raise ValueError(f"ReduceLROnPlateau: mode {mode!r} is unknown")
         if threshold_mode not in ("rel", "abs"):

@@ -141,8 +141,9 @@ class Optimizer:
         return "\n".join(lines)
 
 
-def _check_non_negative(name: str, value) -> None:
+def _check_non_negative(owner: str, name: str, value) -> None:
+    """Refuse a hyperparameter that is not a number >= 0: written ``not 0.0 <= value`` so that NaN is refused too."""
     if isinstance(value, Tensor):
         value = value.item()
-    if not isinstance(value, numbers.Real) or isinstance(value, bool) or value < 0:
-        raise ValueError(f"Invalid {name}: {value}")
+    if not isinstance(value, numbers.Real) or isinstance(value, bool) or not 0.0 <= value:
+        raise ValueError(f"{owner}: Invalid {name}: {value}")

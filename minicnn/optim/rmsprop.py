@@ -29,11 +29,11 @@ class RMSprop(Optimizer):
         *,
         maximize: bool = False,
     ):
-        _check_non_negative("learning rate", lr)
-        _check_non_negative("epsilon value", eps)
-        _check_non_negative("momentum value", momentum)
-        _check_non_negative("weight_decay value", weight_decay)
-        _check_non_negative("alpha value", alpha)
+        _check_non_negative(type(self).__name__, "learning rate", lr)
+        _check_non_negative(type(self).__name__, "epsilon value", eps)
+        _check_non_negative(type(self).__name__, "momentum value", momentum)
+        _check_non_negative(type(self).__name__, "weight_decay value", weight_decay)
+        _check_non_negative(type(self).__name__, "alpha value", alpha)
         super().__init__(
             params,
             dict(

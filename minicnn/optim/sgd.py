@@ -26,11 +26,11 @@ class SGD(Optimizer):
         *,
         maximize: bool = False,
     ):
-        _check_non_negative("learning rate", lr)
-        _check_non_negative("momentum value", momentum)
-        _check_non_negative("weight_decay value", weight_decay)
+        _check_non_negative(type(self).__name__, "learning rate", lr)
+        _check_non_negative(type(self).__name__, "momentum value", momentum)
+        _check_non_negative(type(self).__name__, "weight_decay value", weight_decay)
         if nesterov and (momentum <= 0 or dampening != 0):
-            raise ValueError("Nesterov momentum requires a momentum and zero dampening")
+            raise ValueError("SGD: Nesterov momentum requires a momentum and zero dampening")
         super().__init__(
             params,
             dict(

@@ -210,6 +210,8 @@ class Normalize(Transform):
         std_values = np.atleast_1d(np.asarray(std, dtype=np.float64))
         if mean_values.ndim != 1 or std_values.ndim != 1:
             raise ValueError(f"Normalize: mean and std must be numbers or flat sequences, got {mean!r} and {std!r}")
+        if np.isnan(mean_values).any() or np.isnan(std_values).any():  # NaN would spread to every pixel, silently
+            raise ValueError(f"Normalize: mean and std must not contain NaN, got {mean!r} and {std!r}")
         if np.any(std_values == 0):
             raise ValueError(f"Normalize: std must not contain zeros (division by zero), got {std!r}")
         self._mean, self._std = mean_values, std_values

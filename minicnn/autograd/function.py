@@ -212,6 +212,9 @@ def _as_output_array(value):
     return value if isinstance(value, np.ndarray) or is_array(value) else np.asarray(value)
 
 
+# ---------------------------------------------------------------- the backward walk
+
+
 def _topological_order(root: Context) -> list:
     """Nodes reachable from ``root``, each before the nodes that produced its inputs (explicit stack)."""
     order, visited = [], set()

@@ -22,10 +22,34 @@ import pytest
 import minicnn
 import minicnn.nn.functional as F
 from minicnn.ops.fast.layout import from_channels_last, to_channels_last
-from tests.helpers import assert_close, compare_with_torch, require_torch, to_numpy
+from tests.helpers import assert_close, compare_with_torch, to_numpy
 
 # exact kink values (0, -0, the clamp bounds 0 and 1) next to values on either side
 KINKS = np.array([-2.0, -1.0, -0.5, -0.0, 0.0, 0.0, 0.5, 1.0, 1.0, 2.0])
+
+
+def require_torch():
+    """tests.helpers.require_torch, looked up when called (the fixture below wraps it)."""
+    from tests import helpers
+
+    return helpers.require_torch()
+
+
+@pytest.fixture(autouse=True)
+def one_torch_thread(monkeypatch):
+    """PyTorch on one thread: on the 2 shared cores its 2-thread CPU kernels wait ~100x longer than these
+    tiny ops take (measured: a 2x4x7x9 float64 conv2d forward + backward, 135 ms with 2 threads, 0.6 ms with 1)."""
+    from tests import helpers
+
+    def require_torch_one_thread():
+        torch = require_torch_original()
+        torch.set_num_threads(1)
+        return torch
+
+    require_torch_original = helpers.require_torch
+    monkeypatch.setattr(helpers, "require_torch", require_torch_one_thread)
+    yield
+    require_torch_original()  # back to the thread count every other test uses
 
 
 @pytest.fixture(params=["fast", "textbook"])

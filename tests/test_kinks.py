@@ -176,8 +176,9 @@ def test_full_reductions_split_ties_evenly(call):
 
 def test_binary_cross_entropy_at_probabilities_zero_and_one():
     """log is clamped at -100 and the derivative's denominator p (1 - p) at 1e-12, as in PyTorch."""
-    p = np.array([0.0, 1.0, 0.0, 1.0, 0.5], dtype=np.float64)
-    t = np.array([0.0, 1.0, 1.0, 0.0, 1.0], dtype=np.float64)
+    # 0 and 1 exactly, and within 1e-9 of them, where p (1 - p) meets the clamp
+    p = np.array([0.0, 1.0, 0.0, 1.0, 0.5, 1e-9, 1 - 1e-9, 1e-13], dtype=np.float64)
+    t = np.array([0.0, 1.0, 1.0, 0.0, 1.0, 0.0, 0.3, 1.0], dtype=np.float64)
     with np.errstate(divide="ignore"):
         for reduction in ("none", "mean", "sum"):
             compare_with_torch(

@@ -278,6 +278,34 @@ def test_conv2d_grid(tier, channels, groups, stride, padding, dilation, bias):
     )
 
 
+POINTWISE_GRID = list(itertools.product([1, 2], [1, 2, (2, 1), (1, 3)], [0, 1], [True, False]))
+
+
+@pytest.mark.parametrize("groups, stride, padding, bias", POINTWISE_GRID, ids=map(str, POINTWISE_GRID))
+def test_conv2d_1x1_grid(tier, groups, stride, padding, bias):
+    """1x1 kernels take their own path in the fast tier (the pixels are the columns; strided views)."""
+    rng = np.random.default_rng(13)
+    x, w = rng.standard_normal((2, 4, 5, 7)), rng.standard_normal((6, 4 // groups, 1, 1))
+    b = rng.standard_normal(6) if bias else None
+    options = dict(stride=stride, padding=padding, groups=groups)
+    compare_or_both_refuse(
+        lambda t, u, v: F.conv2d(t, u, v, **options),
+        lambda t, u, v: torch_f().conv2d(t, u, v, **options),
+        [x, w, b],
+        grad_inputs=[0, 1, 2] if bias else [0, 1],
+    )
+
+
+# ---------------------------------------------------------------- softmax and log_softmax over every dim
+
+
+@pytest.mark.parametrize("dim", [0, 1, 2, -1, -2])
+@pytest.mark.parametrize("op", ["softmax", "log_softmax"])
+def test_softmax_over_every_dim(op, dim):
+    x = np.random.default_rng(14).standard_normal((2, 3, 4))
+    compare_or_both_refuse(lambda t: getattr(F, op)(t, dim=dim), lambda t: getattr(torch_f(), op)(t, dim=dim), [x])
+
+
 # ---------------------------------------------------------------- batch norm
 
 BN_INPUTS = {"2d": (6, 3), "4d": (2, 3, 3, 2), "4d_channels_last": (2, 3, 3, 2)}
@@ -328,3 +356,58 @@ def test_batch_norm_grid(tier, affine, track, training, momentum, kind):
     ours.eval(), theirs.eval()
     x, x_ours = bn_input(kind, 40)
     assert_close(ours(minicnn.Tensor(x_ours)), theirs(torch.tensor(x)), ATOL, RTOL, name="eval output")
+
+
+# ---------------------------------------------------------------- optimizers
+
+OPTIMIZER_GRIDS = {
+    "SGD": dict(
+        momentum=[0, 0.9], dampening=[0, 0.5], nesterov=[False, True], weight_decay=[0, 0.1], maximize=[False, True]
+    ),
+    "Adam": dict(amsgrad=[False, True], weight_decay=[0, 0.1], maximize=[False, True], eps=[1e-8, 0.1]),
+    "AdamW": dict(amsgrad=[False, True], weight_decay=[0, 0.1], maximize=[False, True], eps=[1e-8, 0.1]),
+    "RMSprop": dict(
+        centered=[False, True], momentum=[0, 0.5], weight_decay=[0, 0.1], maximize=[False, True], eps=[1e-8, 0.1]
+    ),
+    "Adagrad": dict(
+        lr_decay=[0, 0.1],
+        weight_decay=[0, 0.1],
+        initial_accumulator_value=[0, 0.5],
+        maximize=[False, True],
+        eps=[1e-10, 0.1],
+    ),
+    "Adadelta": dict(rho=[0.9, 0.5], weight_decay=[0, 0.1], maximize=[False, True], eps=[1e-6, 0.1]),
+}
+OPTIMIZER_GRID = [
+    (name, dict(zip(grid, values)), scale)
+    for name, grid in OPTIMIZER_GRIDS.items()
+    for values in itertools.product(*grid.values())
+    for scale in (1.0, 1e-7)  # tiny gradients: where eps decides the step
+]
+
+
+@pytest.mark.parametrize("name, options, scale", OPTIMIZER_GRID, ids=[f"{n}-{o}-{s}" for n, o, s in OPTIMIZER_GRID])
+def test_optimizer_grid(name, options, scale):
+    """Four steps on a quadratic bowl: every parameter equals PyTorch's after each step, in float64."""
+    torch = require_torch()
+    rng = np.random.default_rng(50)
+    start = [rng.standard_normal((3, 4)), rng.standard_normal(4)]
+    centre = [rng.standard_normal((3, 4)), rng.standard_normal(4)]
+    lr = {"Adadelta": 1.0, "SGD": 0.1}.get(name, 0.05)
+    ours = [minicnn.tensor(a.copy(), requires_grad=True) for a in start]
+    theirs = [torch.tensor(a.copy(), requires_grad=True) for a in start]
+    try:
+        their_optimizer = getattr(torch.optim, name)(theirs, lr=lr, **options)
+    except REFUSALS:
+        with pytest.raises(REFUSALS):
+            getattr(minicnn.optim, name)(ours, lr=lr, **options)
+        return
+    our_optimizer = getattr(minicnn.optim, name)(ours, lr=lr, **options)
+    for step in range(4):
+        for lib, params, optimizer in ((minicnn, ours, our_optimizer), (torch, theirs, their_optimizer)):
+            optimizer.zero_grad()
+            loss = sum((((p - lib.tensor(c)) * (i + 1)) ** 2).sum() for i, (p, c) in enumerate(zip(params, centre)))
+            (loss * scale).backward()
+            optimizer.step()
+        for i, (p, tp) in enumerate(zip(ours, theirs)):
+            assert_close(p, tp, 1e-12, 1e-9, name=f"step {step}, parameter {i}")

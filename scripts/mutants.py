@@ -990,6 +990,11 @@ def check_snippets(mutants) -> list[str]:
         count = text.count(mutant.original)
         if count != 1:
             problems.append(f"{mutant.name}: the original snippet occurs {count} times in {mutant.file}")
+        else:  # the mutant must still be valid Python: a syntax error would be "killed" for the wrong reason
+            try:
+                compile(text.replace(mutant.original, mutant.replacement, 1), path, "exec")
+            except SyntaxError as error:
+                problems.append(f"{mutant.name}: the mutated {mutant.file} does not compile: {error}")
     names = [m.name for m in mutants]
     problems += [f"duplicate name {n}" for n in set(names) if names.count(n) > 1]
     return problems
@@ -1016,6 +1021,8 @@ def run_tests(copy: str, tests: list[str], timeout: int) -> tuple[str, float, st
         return "survived", seconds, tail
     if result.returncode == 5:  # no tests collected: a harness error, not a kill
         return "error (no tests)", seconds, tail
+    if result.returncode in (2, 3, 4):  # interrupted, internal or usage error (e.g. the package fails to import)
+        return "error (pytest exit code %d)" % result.returncode, seconds, tail
     return "killed", seconds, tail
 
 

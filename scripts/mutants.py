@@ -241,8 +241,8 @@ MUTANTS = [
     M(
         "pnorm-zero-mask",
         OPS + "reduction.py",
-        "scaled = xp.where((x == 0) | (norm == 0), 0, scaled)",
-        "scaled = scaled",
+        "scaled = xp.where(at_kink, 0, xp.sign(x) * safe_abs ** (ctx.p - 1) / safe_norm ** (ctx.p - 1))",
+        "scaled = xp.sign(x) * xp.abs(x) ** (ctx.p - 1) / norm ** (ctx.p - 1)",
         "norm's gradient at a zero norm is NaN (the fix of this issue undone)",
         "reduction",
     ),

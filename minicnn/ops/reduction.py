@@ -227,9 +227,10 @@ class PNorm(Function):
         x, norm = ctx.saved_tensors
         xp = get_array_module(grad)
         grad = expand_reduced(grad, x.shape, ctx.axes, ctx.keepdim)
-        with np.errstate(divide="ignore", invalid="ignore"):  # 0 ** (p - 1) for p < 1, and 0 / 0: masked below
-            scaled = xp.sign(x) * xp.abs(x) ** (ctx.p - 1) / norm ** (ctx.p - 1)
-        scaled = xp.where((x == 0) | (norm == 0), 0, scaled)  # PyTorch's subgradient 0 at the kinks
+        at_kink = (x == 0) | (norm == 0)  # PyTorch's subgradient there is 0
+        # ones stand in at the kinks, so 0 ** (p - 1) (p < 1) and 0 / 0 never run; masked to 0 below
+        safe_abs, safe_norm = xp.where(x == 0, 1, xp.abs(x)), xp.where(norm == 0, 1, norm)
+        scaled = xp.where(at_kink, 0, xp.sign(x) * safe_abs ** (ctx.p - 1) / safe_norm ** (ctx.p - 1))
         return (grad * scaled).astype(grad.dtype)
 
 

@@ -1212,7 +1212,12 @@ def main() -> int:
                     tests = ["tests"]
                 outcome, seconds, tail = run_tests(copy, tests, args.timeout)
                 scope = "suite" if args.full else "subset"
-                if outcome == "survived" and not args.full and not args.no_confirm:
+                if (
+                    outcome == "survived"
+                    and not args.full
+                    and not args.no_confirm
+                    and mutant.name not in EQUIVALENT_CONTROLS
+                ):
                     outcome, more, tail = run_tests(copy, ["tests"], args.timeout)
                     seconds += more
                     scope = "suite"

@@ -120,3 +120,29 @@ def test_optimizer_state_dict_resumes_exactly(name):
     steps(resumed, new_optimizer, 2)
     for i, (a, b) in enumerate(zip(resumed, straight)):
         np.testing.assert_allclose(a.detach().numpy(), b.detach().numpy(), rtol=1e-12, atol=1e-12, err_msg=f"param {i}")
+
+
+@pytest.mark.parametrize("owner", ["module", "optimizer"])
+def test_zero_grad_without_set_to_none_zeroes_in_place(owner):
+    """Kills ``module-zero-grad-noop`` and ``zero-grad-set-to-none-false``: the gradient tensors stay, filled
+    with zeros, so the next backward gives exactly the fresh gradient (as PyTorch)."""
+    torch = require_torch()
+    ours, theirs = nn.Linear(3, 2), torch.nn.Linear(3, 2)
+    ours.load_state_dict({k: v.detach().numpy() for k, v in theirs.state_dict().items()})
+    our_optimizer, their_optimizer = (
+        minicnn.optim.SGD(ours.parameters(), lr=0.1),
+        torch.optim.SGD(theirs.parameters(), lr=0.1),
+    )
+    x = np.arange(6, dtype=np.float32).reshape(2, 3)
+    for _ in range(2):
+        ours(minicnn.tensor(x)).sum().backward()
+        theirs(torch.tensor(x)).sum().backward()
+    kept = [p.grad for p in ours.parameters()]
+    (ours if owner == "module" else our_optimizer).zero_grad(set_to_none=False)
+    (theirs if owner == "module" else their_optimizer).zero_grad(set_to_none=False)
+    for p, tp, before in zip(ours.parameters(), theirs.parameters(), kept):
+        assert p.grad is before and not np.asarray(p.grad.detach()).any() and not tp.grad.any()
+    ours(minicnn.tensor(x)).sum().backward()
+    theirs(torch.tensor(x)).sum().backward()
+    for p, tp in zip(ours.parameters(), theirs.parameters()):
+        np.testing.assert_allclose(np.asarray(p.grad.detach()), tp.grad.numpy(), rtol=1e-6)

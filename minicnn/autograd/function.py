@@ -87,8 +87,14 @@ class set_grad_enabled(_GradModeSwitch):
 
     def __init__(self, mode: bool = True):
         self.mode = bool(mode)
-        self.previous = _mode.enabled
+        self.previous = self.before_call = _mode.enabled
         _mode.enabled = self.mode  # the plain call takes effect immediately
+
+    def __enter__(self):
+        super().__enter__()
+        # the mode before set_grad_enabled(...) switched it is the one to restore, not the switched one
+        self.previous = getattr(self, "before_call", self.previous)
+        return self
 
     def __call__(self, function):
         _mode.enabled = self.previous  # used as a decorator: undo the immediate switch

@@ -1,11 +1,11 @@
-"""``gradcheck``: compare an op's backward with central differences, in float64."""
+"""``gradcheck``: compare an op's backward with central differences, in float64 (or float32)."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from ..backend import get_array_module
-from ..dtypes import float64
+from ..dtypes import float32, float64
 from ..tensor import Tensor
 from .function import no_grad
 
@@ -14,27 +14,46 @@ class GradcheckError(RuntimeError):
     """Raised by ``gradcheck`` when an analytic gradient disagrees with the numerical one."""
 
 
+# default (eps, atol, rtol) per dtype of the checked inputs; float64's are PyTorch's own
+TOLERANCES = {"float64": (1e-6, 1e-5, 1e-3), "float32": (1e-3, 2e-3, 1e-2)}
+
+
 def gradcheck(
     fn,
     inputs,
-    eps: float = 1e-6,
-    atol: float = 1e-5,
-    rtol: float = 1e-3,
+    eps: float | None = None,
+    atol: float | None = None,
+    rtol: float | None = None,
     raise_exception: bool = True,
     seed: int = 0,
 ) -> bool:
-    """Compare the backward of ``fn`` with central differences, in float64.
+    """Compare the backward of ``fn`` with central differences, element by element, for every checked input.
 
     For a random output weighting ``v`` the analytic vector-Jacobian product ``J^T v`` (one backward) is
     compared, element by element, with the numerical one ``(f(x + eps) - f(x - eps)) . v / (2 eps)``. A
-    random ``v`` makes a wrong backward show up with probability 1, at the cost of one backward plus two
-    forwards per input element.
+    random ``v`` makes a wrong backward show up with probability 1 (a fixed ``v = 1`` would miss a backward
+    that permutes the output's gradient), at the cost of one backward plus two forwards per input element.
+    Every element of every checked input is compared on its own: one wrong element fails the check, and
+    the message names the input, the worst element and how many are off.
+
+    Tolerances (an element passes when ``|analytic - numerical| <= atol + rtol * |numerical|``):
+
+    - float64 inputs: eps 1e-6, atol 1e-5, rtol 1e-3, PyTorch's defaults. Use float64 whenever you can.
+    - float32 inputs: eps 1e-3, atol 2e-3, rtol 1e-2. A float32 output carries a rounding error of about
+      6e-8 of its size, which a step of 1e-6 would turn into a numerical derivative off by ~0.1; with
+      eps 1e-3 that error is ~1e-4, and the truncation error of central differences (eps^2 times the third
+      derivative) stays below it for smooth ops of unit scale. So in float32 a backward wrong by more than
+      ~1% (or 2e-3) at any single element is caught; smaller errors may pass. (PyTorch's gradcheck accepts
+      float32 with a warning and its float64 tolerances, which fail even correct float32 ops.) When the
+      inputs mix float32 and float64, float32's tolerances apply. Other dtypes (float16, integers) are refused.
+    - The step actually taken is measured (float32 rounds x + eps), and the difference divided by it.
 
     Args:
         fn: a function of the tensors in ``inputs`` returning a tensor or a tuple of tensors.
-        inputs: a tensor or tuple of tensors; those with ``requires_grad`` are checked (must be float64).
-        eps, atol, rtol: step and tolerances; an element passes when ``|a - n| <= atol + rtol * |n|``.
+        inputs: a tensor or tuple of tensors; those with ``requires_grad`` are checked (float64 or float32).
+        eps, atol, rtol: step and tolerances; None takes the default of the inputs' dtype (above).
         raise_exception: raise ``GradcheckError`` naming the input and worst element (else return False).
+        seed: seed of the random output weighting ``v``.
 
     Returns:
         True when every checked gradient matches.
@@ -46,8 +65,15 @@ def gradcheck(
     if not checked:
         raise ValueError("gradcheck: no input requires grad")
     for i in checked:
-        if inputs[i].dtype != float64:
-            raise ValueError(f"gradcheck: input {i} has dtype {inputs[i].dtype}; use float64 for a meaningful check")
+        if inputs[i].dtype not in (float64, float32):
+            raise ValueError(
+                f"gradcheck: input {i} has dtype {inputs[i].dtype}; use float64 (or float32) for a meaningful check"
+            )
+    precision = "float32" if any(inputs[i].dtype == float32 for i in checked) else "float64"
+    default_eps, default_atol, default_rtol = TOLERANCES[precision]
+    eps = default_eps if eps is None else eps
+    atol = default_atol if atol is None else atol
+    rtol = default_rtol if rtol is None else rtol
 
     def outputs_of(args):
         out = fn(*args)
@@ -81,13 +107,15 @@ def gradcheck(
         for k in range(flat_values.size):
             original = flat_values[k].item()
             flat_values[k] = original + eps
+            step_up = flat_values[k].item() - original  # the step x's dtype could take (float32 rounds it)
             with no_grad():
                 plus = weighted_sum(outputs_of(inputs))
             flat_values[k] = original - eps
+            step_down = original - flat_values[k].item()
             with no_grad():
                 minus = weighted_sum(outputs_of(inputs))
             flat_values[k] = original
-            numerical.reshape(-1)[k] = (plus - minus) / (2 * eps)
+            numerical.reshape(-1)[k] = (plus - minus) / (step_up + step_down)
         error = np.abs(analytic - numerical) - (atol + rtol * np.abs(numerical))
         if (error > 0).any() or not np.isfinite(analytic).all():
             worst = np.unravel_index(int(np.nanargmax(np.where(np.isfinite(error), error, np.inf))), x.shape)

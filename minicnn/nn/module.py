@@ -369,7 +369,14 @@ class Module:
             and not is_lazy(arrays[key])
             and tuple(arrays[key].shape) != tuple(own[key].shape)
         ]
-        problems = list(mismatched)
+        # a value that cannot become a number (text, objects) is refused here, before anything is copied
+        not_numeric = [
+            f'While copying the parameter named "{key}", expected a numeric array from checkpoint, '
+            f"got dtype {arrays[key].dtype}."
+            for key in own
+            if key in arrays and getattr(arrays[key].dtype, "kind", "O") not in "biufc"
+        ]
+        problems = mismatched + not_numeric
         if strict:
             if unexpected:
                 problems.insert(0, "Unexpected key(s) in state_dict: " + ", ".join(f'"{k}"' for k in unexpected) + ".")

@@ -228,17 +228,44 @@ def argmin(x, dim=None, keepdim=False, *, axis=None, keepdims=None):
     return _arg_extreme(x, dim, keepdim, smallest=True)
 
 
+class PNorm(Function):
+    """(sum |x|^p)^(1/p) over some axes, p > 0 finite; at a zero norm the gradient is 0, as in PyTorch.
+
+    d/dx = sign(x) |x|^(p-1) / norm^(p-1): the chain rule through ``** (1/p)`` would give inf * 0 = NaN there.
+    """
+
+    @staticmethod
+    def forward(ctx, x, p=2.0, axes=(), keepdim=False):
+        xp = get_array_module(x)
+        total = (xp.abs(x) ** p).sum(axis=axes, keepdims=True)
+        norm = total ** (1.0 / p)
+        ctx.save_for_backward(x, norm)
+        ctx.p, ctx.axes, ctx.keepdim = p, axes, keepdim
+        return norm if keepdim else norm.reshape([s for i, s in enumerate(x.shape) if i not in axes])
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, norm = ctx.saved_tensors
+        xp = get_array_module(grad)
+        grad = expand_reduced(grad, x.shape, ctx.axes, ctx.keepdim)
+        at_kink = (x == 0) | (norm == 0)  # PyTorch's subgradient there is 0
+        # ones stand in at the kinks, so 0 ** (p - 1) (p < 1) and 0 / 0 never run; masked to 0 below
+        safe_abs, safe_norm = xp.where(x == 0, 1, xp.abs(x)), xp.where(norm == 0, 1, norm)
+        scaled = xp.where(at_kink, 0, xp.sign(x) * safe_abs ** (ctx.p - 1) / safe_norm ** (ctx.p - 1))
+        return (grad * scaled).astype(grad.dtype)
+
+
 def norm(input, p="fro", dim=None, keepdim: bool = False, dtype=None):
     """The p-norm of all elements (or along ``dim``): 'fro' and 2 give sqrt(sum x^2), 1 sum |x|, inf max |x|."""
     _check_tensor(input, "norm")
     if dtype is not None:
         input = input.to(dtype)
-    if p in ("fro", 2, 2.0):
-        return (input * input).sum(dim, keepdim).sqrt()
+    if p == "fro":
+        p = 2
     if p in (1, 1.0):
         return input.abs().sum(dim, keepdim)
     if p == float("inf"):
         return input.abs().amax(() if dim is None else dim, keepdim)
-    if isinstance(p, (int, float)) and p > 0:
-        return (input.abs() ** p).sum(dim, keepdim) ** (1.0 / p)
+    if isinstance(p, (int, float)) and not isinstance(p, bool) and p > 0:
+        return PNorm.apply(input, p=float(p), axes=reduced_axes(dim, input.ndim, "norm"), keepdim=keepdim)
     raise ValueError(f"norm: p must be 'fro', inf or a positive number, got {p!r}")

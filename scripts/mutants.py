@@ -298,7 +298,7 @@ MUTANTS = [
     # ------------------------------------------------ convolution: textbook
     M(
         "im2col-dilation-stride-swapped",
-        OPS + "im2col.py",
+        OPS + "windows.py",
         "strides=(step_n, step_c, DH * step_h, DW * step_w, SH * step_h, SW * step_w)",
         "strides=(step_n, step_c, SH * step_h, SW * step_w, DH * step_h, DW * step_w)",
         "im2col steps taps by stride and windows by dilation",
@@ -306,7 +306,7 @@ MUTANTS = [
     ),
     M(
         "col2im-ignores-dilation",
-        OPS + "im2col.py",
+        OPS + "conv.py",
         "rows = slice(DH * i, DH * i + SH * (OH - 1) + 1, SH)\n            columns = slice(DW * j, DW * j + SW * (OW - 1) + 1, SW)\n            grad_padded[:, :,",
         "rows = slice(i, i + SH * (OH - 1) + 1, SH)\n            columns = slice(j, j + SW * (OW - 1) + 1, SW)\n            grad_padded[:, :,",
         "textbook col2im forgets the dilation (dL/dx only)",
@@ -314,7 +314,7 @@ MUTANTS = [
     ),
     M(
         "col2im-overwrites",
-        OPS + "im2col.py",
+        OPS + "conv.py",
         "grad_padded[:, :, rows, columns] += cols[:, :, i, j]",
         "grad_padded[:, :, rows, columns] = cols[:, :, i, j]",
         "textbook col2im overwrites instead of accumulating overlapping windows",
@@ -574,8 +574,8 @@ MUTANTS = [
     M(
         "bn-backward-missing-term",
         OPS + "normalization.py",
-        "grad_x = (g / std.reshape(channel)) * (dy - mean_dy - x_hat * mean_dy_xhat)",
-        "grad_x = (g / std.reshape(channel)) * (dy - mean_dy)",
+        "grad_x = g_over_std * (dy - mean_dy - x_hat * mean_dy_xhat)",
+        "grad_x = g_over_std * (dy - mean_dy)",
         "textbook batch-norm dL/dx without the variance term",
         "bn",
     ),
@@ -655,7 +655,7 @@ MUTANTS = [
     M(
         "prob-target-smoothing",
         OPS + "loss.py",
-        "probabilities = target * (1 - label_smoothing) + label_smoothing / num_classes",
+        "probabilities = target * (1 - label_smoothing) + label_smoothing / max(num_classes, 1)",
         "probabilities = target * (1 - label_smoothing) + label_smoothing",
         "probability targets smoothed without / C",
         "loss",

@@ -47,8 +47,8 @@ class Size(tuple):
         return format(tuple(self), format_spec)
 
     def __getitem__(self, index):
-        item = super().__getitem__(index)
-        return Size(item) if isinstance(index, slice) else item
+        item = tuple.__getitem__(self, index)  # (not super(): x.shape[1] is on every op's path)
+        return tuple.__new__(Size, item) if type(index) is slice else item
 
     def __add__(self, other):
         return Size(tuple(self) + tuple(other)) if isinstance(other, tuple) else NotImplemented

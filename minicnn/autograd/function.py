@@ -201,8 +201,8 @@ class Function:
             if isinstance(outputs, tuple):
                 return tuple(Tensor._from_op(out, None, 0) for out in outputs)
             return Tensor._from_op(outputs, None, 0)
-        ctx.inputs = inputs
         record_saved_versions(ctx, outputs if isinstance(outputs, tuple) else (outputs,))
+        ctx.inputs = inputs
         if isinstance(outputs, tuple):
             ctx.output_meta = [(out.shape, out.dtype) for out in outputs]
             # integer outputs (indices) are not differentiable, so they get no grad_fn

@@ -43,27 +43,7 @@ def require_torch():
     return helpers.require_torch()
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread(monkeypatch):
-    """PyTorch on one thread: on the 2 shared cores its 2-thread CPU kernels wait ~100x longer than these
-    tiny ops take (measured: a 2x4x7x9 float64 conv2d forward + backward, 135 ms with 2 threads, 0.6 ms with 1)."""
-    from tests import helpers
-
-    def require_torch_one_thread():
-        torch = require_torch_original()
-        torch.set_num_threads(1)
-        return torch
-
-    require_torch_original = helpers.require_torch
-    monkeypatch.setattr(helpers, "require_torch", require_torch_one_thread)
-    yield
-    require_torch_original()  # back to the thread count every other test uses
-
-
-@pytest.fixture(params=["fast", "textbook"])
-def tier(request):
-    with minicnn.textbook(request.param == "textbook"):
-        yield request.param
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tests/conftest.py
 
 
 def compare_or_both_refuse(ours, theirs, arrays, grad_inputs=None, atol=ATOL, rtol=RTOL):

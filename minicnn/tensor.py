@@ -334,6 +334,23 @@ class Tensor:
         return (self[i] for i in range(self.shape[0]))
 
 
+def attach_methods(methods: type) -> None:
+    """Copy the methods defined in the class body of ``methods`` onto ``Tensor`` (how ``ops/methods.py`` and
+    ``ops/inplace.py`` give a tensor its methods from above, so this file needs no op)."""
+    skip = (
+        "__module__",
+        "__qualname__",
+        "__doc__",
+        "__dict__",
+        "__weakref__",
+        "__firstlineno__",
+        "__static_attributes__",
+    )
+    for name, value in vars(methods).items():
+        if name not in skip and not (name == "__hash__" and value is None):  # (defining __eq__ unsets __hash__)
+            setattr(Tensor, name, value)
+
+
 def parse_to_arguments(args, kwargs, method: str = "to()"):
     """The arguments of ``Tensor.to`` and ``Module.to``: ``(device)``, ``(dtype)``, ``(device, dtype)``,
     ``(other_tensor)`` or keywords; returns (device or None, NumPy dtype or None)."""

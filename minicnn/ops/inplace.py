@@ -11,7 +11,7 @@ from ..autograd.function import is_grad_enabled
 from ..autograd.versions import bump_version
 from ..backend import get_array_module, random_normal, random_uniform, to_device
 from ..dtypes import is_array
-from ..tensor import Tensor, raw_index
+from ..tensor import Tensor, attach_methods, raw_index
 from .elementwise import add, div, mul, sub
 from .shape import setitem
 
@@ -135,20 +135,4 @@ class InPlaceMethods:
         bump_version(self.array)
 
 
-def attach(methods: type) -> None:
-    """Copy the methods defined in the class body of ``methods`` onto ``Tensor``."""
-    skip = (
-        "__module__",
-        "__qualname__",
-        "__doc__",
-        "__dict__",
-        "__weakref__",
-        "__firstlineno__",
-        "__static_attributes__",
-    )
-    for name, value in vars(methods).items():
-        if name not in skip and not (name == "__hash__" and value is None):  # (defining __eq__ unsets __hash__)
-            setattr(Tensor, name, value)
-
-
-attach(InPlaceMethods)
+attach_methods(InPlaceMethods)

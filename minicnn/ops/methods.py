@@ -9,10 +9,9 @@ from __future__ import annotations
 
 from ..backend import get_array_module
 from ..dtypes import as_dtype, bool_
-from ..tensor import Tensor, dim_aliases, normalize_dim, parse_to_arguments
+from ..tensor import Tensor, attach_methods, dim_aliases, normalize_dim, parse_to_arguments
 from . import activation, elementwise, matmul, reduction
 from . import shape as shape_ops  # (``shape`` is a parameter name below)
-from .inplace import attach
 
 
 class TensorMethods:
@@ -317,4 +316,4 @@ class TensorMethods:
         return shape_ops.getitem(self, index)
 
 
-attach(TensorMethods)
+attach_methods(TensorMethods)

@@ -67,8 +67,7 @@ class BatchNorm(Function):
     def backward(ctx, dy):
         x_hat, std, weight = ctx.saved_tensors
         xp, axes, channel = get_array_module(dy), ctx.axes, ctx.channel
-        g_over_std = (std if weight is None else std / weight).reshape(channel)  # g / std is 1 / (std / g)
-        g_over_std = (1 / g_over_std).astype(dy.dtype)  # the per-channel factors in dy's dtype, as PyTorch's
+        g_over_std = (1 / std if weight is None else weight / std).reshape(channel).astype(dy.dtype)  # as PyTorch's
         grad_x = grad_weight = grad_bias = None
         if ctx.needs_input_grad[0] and ctx.training:
             mean_dy = dy.mean(axis=axes, keepdims=True, dtype=xp.float64).astype(dy.dtype)
@@ -80,7 +79,7 @@ class BatchNorm(Function):
             grad_weight = (dy * x_hat).sum(axis=axes, dtype=xp.float64)
         if ctx.needs_input_grad[2]:
             grad_bias = dy.sum(axis=axes, dtype=xp.float64)
-        return tuple(None if g_ is None else g_.astype(dy.dtype) for g_ in (grad_x, grad_weight, grad_bias))
+        return tuple(None if grad is None else grad.astype(dy.dtype) for grad in (grad_x, grad_weight, grad_bias))
 
 
 def _check_channel_vector(name, value, channels, input):

@@ -12,6 +12,7 @@ import copy
 import numpy as np
 
 from . import backend
+from .nn.parameter import is_lazy
 from .serialization import load, save
 
 
@@ -65,7 +66,7 @@ def restore_checkpoint(path, model, optimizer, scheduler, history, loader) -> tu
     if (state.get("scheduler") is None) != (scheduler is None):
         has = "has" if state.get("scheduler") is not None else "has no"
         raise ValueError(f"fit: '{path}' {has} scheduler state, but fit was called with scheduler={scheduler!r}")
-    problem = _resume_problem(state, model, optimizer, scheduler)
+    problem = _resume_problem(state, model, optimizer, scheduler, _loader_rng(loader))
     if problem:
         raise ValueError(f"fit: cannot resume from '{path}': {problem}; nothing was changed")
     undo = _snapshot(model, optimizer, scheduler, loader)
@@ -89,7 +90,7 @@ def restore_checkpoint(path, model, optimizer, scheduler, history, loader) -> tu
     return state["epoch"], state["global_step"]
 
 
-def _resume_problem(state: dict, model, optimizer, scheduler) -> str | None:
+def _resume_problem(state: dict, model, optimizer, scheduler, loader_rng) -> str | None:
     """What stops ``state`` from being applied to these objects, or None: every check, before any change."""
     for key, kind in (("model", dict), ("optimizer", dict), ("history", dict), ("random_state", dict)):
         if not isinstance(state.get(key), kind):
@@ -97,9 +98,10 @@ def _resume_problem(state: dict, model, optimizer, scheduler) -> str | None:
     for key in ("epoch", "global_step"):
         if not isinstance(state.get(key), int) or isinstance(state[key], bool) or state[key] < 0:
             return f"its '{key}' entry is not a non-negative int"
-    own = model.state_dict()
+    own = {key: value for key, value in model.state_dict().items() if not is_lazy(value)}  # a placeholder: any shape
     saved = state["model"]
-    missing, unexpected = [k for k in own if k not in saved], [k for k in saved if k not in own]
+    every_key = model.state_dict()
+    missing, unexpected = [k for k in every_key if k not in saved], [k for k in saved if k not in every_key]
     if missing or unexpected:
         return f"the model's keys differ (missing {missing[:5]}, unexpected {unexpected[:5]})"
     for key, value in own.items():
@@ -120,8 +122,8 @@ def _resume_problem(state: dict, model, optimizer, scheduler) -> str | None:
     random_state = state["random_state"]
     try:  # set the saved states on throwaway generators of the same kinds
         type(backend.cpu_generator().bit_generator)().state = random_state["minicnn"]
-        if random_state.get("loader") is not None:
-            np.random.PCG64().state = random_state["loader"]
+        if random_state.get("loader") is not None and loader_rng is not None:
+            type(loader_rng.bit_generator)().state = random_state["loader"]
     except (KeyError, TypeError, ValueError) as error:
         return f"its random_state cannot be restored ({type(error).__name__}: {error})"
     return None
@@ -143,6 +145,8 @@ def _optimizer_problem(saved: dict, optimizer) -> str | None:
     for index, values in states.items():
         if int(index) not in param_of or not isinstance(values, dict):
             return f"the optimizer state names parameter {index}, which no group holds"
+        if is_lazy(param_of[int(index)]):  # a placeholder takes its shape from the checkpoint
+            continue
         shape = tuple(param_of[int(index)].shape)
         for key, value in values.items():
             if np.ndim(value) and tuple(np.shape(value)) != shape:
@@ -155,7 +159,7 @@ def _optimizer_problem(saved: dict, optimizer) -> str | None:
 
 def _snapshot(model, optimizer, scheduler, loader):
     """A function that puts the model, optimizer, scheduler and random streams back as they are now."""
-    arrays = {key: value.array.copy() for key, value in model.state_dict(keep_vars=True).items()}
+    arrays = {key: value.array.copy() for key, value in model.state_dict(keep_vars=True).items() if not is_lazy(value)}
     groups = [{k: copy.deepcopy(v) for k, v in group.items() if k != "params"} for group in optimizer.param_groups]
     optimizer_state = dict(optimizer.state)  # load_state_dict replaces the dict, never the arrays in it
     scheduler_state = copy.deepcopy(scheduler.state_dict()) if scheduler is not None else None
@@ -165,12 +169,13 @@ def _snapshot(model, optimizer, scheduler, loader):
 
     def undo() -> None:
         for key, value in model.state_dict(keep_vars=True).items():
-            value.array[...] = arrays[key]
+            if key in arrays and not is_lazy(value):
+                value.array[...] = arrays[key]
         for group, saved in zip(optimizer.param_groups, groups):
             group.update(saved)
         optimizer.state = optimizer_state
-        if scheduler is not None:
-            scheduler.__dict__.update(scheduler_state)
+        if scheduler is not None:  # (its own loader: LambdaLR keeps its functions, which a state dict lacks)
+            scheduler.load_state_dict(scheduler_state)
         backend.cpu_generator().bit_generator.state = cpu_state
         if loader_rng is not None:
             loader_rng.bit_generator.state = loader_state

@@ -607,3 +607,61 @@ def test_accuracy_of_per_pixel_outputs_is_a_fraction():
         y = model(x).argmax(dim=1)
     result = mc.evaluate(model, DataLoader(TensorDataset(x, y), batch_size=4))
     assert result.accuracy == 1.0
+
+
+def _tiny_run(tmp_path, generator=None, model=None, scheduler_factory=None):
+    data = TensorDataset(minicnn.randn(16, 3), minicnn.randint(0, 2, (16,)))
+    loader = DataLoader(data, batch_size=4, shuffle=True, generator=generator)
+    model = model if model is not None else nn.Sequential(nn.Linear(3, 2))
+    model(minicnn.randn(1, 3))  # (a lazy model's dry run)
+    optimizer = minicnn.optim.SGD(model.parameters(), lr=0.1)
+    scheduler = scheduler_factory(optimizer) if scheduler_factory else None
+    return model, optimizer, scheduler, loader
+
+
+def test_resume_with_a_loader_on_another_bit_generator(tmp_path):
+    """A loader shuffling with an MT19937 generator writes a checkpoint that resumes (not only PCG64)."""
+    path = tmp_path / "run.safetensors"
+    model, optimizer, _, loader = _tiny_run(tmp_path, np.random.Generator(np.random.MT19937(0)))
+    minicnn.fit(model, loader, optimizer=optimizer, epochs=1, checkpoint=path, progress=False, verbose=False)
+    history = minicnn.fit(model, loader, optimizer=optimizer, epochs=2, resume=path, progress=False, verbose=False)
+    assert len(history.history["loss"]) == 2
+
+
+def test_a_refused_resume_keeps_lambda_lr_working(tmp_path):
+    path = tmp_path / "run.safetensors"
+    factory = lambda opt: minicnn.optim.lr_scheduler.LambdaLR(opt, lambda epoch: 0.5**epoch)  # noqa: E731
+    model, optimizer, scheduler, loader = _tiny_run(tmp_path, scheduler_factory=factory)
+    minicnn.fit(model, loader, optimizer=optimizer, scheduler=scheduler, epochs=1, checkpoint=path, progress=False)
+    other = nn.Sequential(nn.Linear(3, 2))
+    other_optimizer = minicnn.optim.SGD(other.parameters(), lr=0.1)
+    other_scheduler = factory(other_optimizer)
+    with minicnn.no_grad():
+        other[0].weight.fill_(7.0)
+    before = other[0].weight.detach().numpy().copy()
+    state = minicnn.load(path)
+    state["random_state"]["minicnn"] = {"bit_generator": "nonsense"}  # refused after the other checks pass
+    minicnn.save(state, tmp_path / "bad.safetensors")
+    with pytest.raises(ValueError, match="nothing was changed"):
+        minicnn.fit(
+            other,
+            loader,
+            optimizer=other_optimizer,
+            scheduler=other_scheduler,
+            epochs=2,
+            resume=tmp_path / "bad.safetensors",
+            progress=False,
+        )
+    np.testing.assert_array_equal(other[0].weight.detach().numpy(), before)
+    other_scheduler.step()  # its function is still there
+    assert other_optimizer.param_groups[0]["lr"] == pytest.approx(0.05)
+
+
+def test_resume_into_a_fresh_lazy_model(tmp_path):
+    path = tmp_path / "run.safetensors"
+    model, optimizer, _, loader = _tiny_run(tmp_path)
+    minicnn.fit(model, loader, optimizer=optimizer, epochs=1, checkpoint=path, progress=False, verbose=False)
+    fresh = nn.Sequential(nn.LazyLinear(2))
+    fresh_optimizer = minicnn.optim.SGD(fresh.parameters(), lr=0.1)
+    minicnn.fit(fresh, loader, optimizer=fresh_optimizer, epochs=2, resume=path, progress=False, verbose=False)
+    assert type(fresh[0]) is nn.Linear and fresh[0].weight.shape == (2, 3)

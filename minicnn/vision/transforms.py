@@ -64,10 +64,8 @@ def _size_pair(size, name: str) -> tuple[int, int]:
         size = tuple(size)
     try:
         height, width = pair(size, "size", name)
-    except TypeError as error:  # torchvision's own wording for a size argument
+    except (TypeError, ValueError) as error:  # torchvision's own wording for a size argument
         raise ValueError(f"{name}: size must be an int or a sequence of 1 or 2 ints, got {size!r}") from error
-    except ValueError:
-        raise ValueError(f"{name}: size must be an int or a sequence of 1 or 2 ints, got {size!r}") from None
     if height <= 0 or width <= 0:
         raise ValueError(f"{name}: size must hold positive ints, got {size!r}")
     return height, width

@@ -628,7 +628,9 @@ def test_resume_with_a_loader_on_another_bit_generator(tmp_path):
     assert len(history.history["loss"]) == 2
 
 
-def test_a_refused_resume_keeps_lambda_lr_working(tmp_path):
+def test_a_resume_undone_midway_keeps_lambda_lr_working(tmp_path, monkeypatch):
+    """Applying a valid checkpoint fails after the model is loaded: the undo puts everything back, and a
+    LambdaLR keeps its function (its state dict holds None in its place)."""
     path = tmp_path / "run.safetensors"
     factory = lambda opt: minicnn.optim.lr_scheduler.LambdaLR(opt, lambda epoch: 0.5**epoch)  # noqa: E731
     model, optimizer, scheduler, loader = _tiny_run(tmp_path, scheduler_factory=factory)
@@ -638,21 +640,21 @@ def test_a_refused_resume_keeps_lambda_lr_working(tmp_path):
     other_scheduler = factory(other_optimizer)
     with minicnn.no_grad():
         other[0].weight.fill_(7.0)
-    before = other[0].weight.detach().numpy().copy()
-    state = minicnn.load(path)
-    state["random_state"]["minicnn"] = {"bit_generator": "nonsense"}  # refused after the other checks pass
-    minicnn.save(state, tmp_path / "bad.safetensors")
-    with pytest.raises(ValueError, match="nothing was changed"):
+    real_load, calls = other_scheduler.load_state_dict, []
+
+    def fails_once(state):
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("disk gone")
+        real_load(state)
+
+    monkeypatch.setattr(other_scheduler, "load_state_dict", fails_once)
+    with pytest.raises(RuntimeError, match="disk gone"):
         minicnn.fit(
-            other,
-            loader,
-            optimizer=other_optimizer,
-            scheduler=other_scheduler,
-            epochs=2,
-            resume=tmp_path / "bad.safetensors",
-            progress=False,
+            other, loader, optimizer=other_optimizer, scheduler=other_scheduler, epochs=2, resume=path, progress=False
         )
-    np.testing.assert_array_equal(other[0].weight.detach().numpy(), before)
+    assert len(calls) == 2  # the failed load, then the undo
+    np.testing.assert_array_equal(other[0].weight.detach().numpy(), np.full((2, 3), 7.0, dtype=np.float32))
     other_scheduler.step()  # its function is still there
     assert other_optimizer.param_groups[0]["lr"] == pytest.approx(0.05)
 

@@ -597,3 +597,23 @@ def test_zero_sized_layers_are_allowed_as_in_pytorch():
     ):
         assert [tuple(p.shape) for p in ours.parameters()] == [tuple(p.shape) for p in theirs.parameters()]
         assert repr(ours) == repr(theirs)
+
+
+def test_batchnorm_counts_batches_as_pytorch_even_empty_or_refused():
+    """PyTorch's module counts a batch before normalising it: an empty batch and a refused one count too."""
+    from tests.helpers import require_torch
+
+    torch = require_torch()
+    ours, theirs = nn.BatchNorm2d(3, momentum=None), torch.nn.BatchNorm2d(3, momentum=None)
+    for shape in ((0, 3, 2, 2), (1, 3, 1, 1), (4, 3, 2, 2)):
+        x = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
+        errors = []
+        for layer, tensor in ((ours, minicnn.tensor(x)), (theirs, torch.tensor(x))):
+            try:
+                layer(tensor)
+            except ValueError as error:
+                errors.append(str(error))
+        assert len(errors) in (0, 2) and all("more than 1 value per channel" in e for e in errors)
+        assert ours.num_batches_tracked.item() == theirs.num_batches_tracked.item()
+    np.testing.assert_allclose(ours.running_mean.numpy(), theirs.running_mean.numpy(), rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(ours.running_var.numpy(), theirs.running_var.numpy(), rtol=1e-6, atol=1e-7)

@@ -292,36 +292,23 @@ class _BatchNorm(Module):
             raise ValueError(
                 f"{self!r}: expected input with {self.num_features} channels, got input of shape {x.shape}"
             )
-        # PyTorch's rule: eps > 0 where batch statistics are used, >= 0 otherwise; NaN refused as well
-        use_batch_stats = self.training or self.running_mean is None
-        if not isinstance(self.eps, (int, float)) or isinstance(self.eps, bool):
-            raise TypeError(f"{type(self).__name__}: eps must be a float, got {self.eps!r}")
-        if self.momentum is not None and (
-            not isinstance(self.momentum, (int, float)) or isinstance(self.momentum, bool)
-        ):
-            raise TypeError(f"{type(self).__name__}: momentum must be a float or None, got {self.momentum!r}")
-        if not (self.eps > 0 if use_batch_stats else self.eps >= 0):
-            need = "positive when batch statistics are used" if use_batch_stats else "non-negative"
-            raise ValueError(f"{type(self).__name__}: eps must be {need}, got {self.eps}")
-        if self.momentum is not None and math.isnan(self.momentum):
-            raise ValueError(f"{type(self).__name__}: momentum must be a number or None, got {self.momentum}")
-        factor = 0.0 if self.momentum is None else self.momentum
-        if self.training and self.track_running_stats:
-            self.num_batches_tracked.array += 1
-            if self.momentum is None:  # cumulative moving average
-                factor = 1.0 / float(self.num_batches_tracked.item())
-        # batch statistics in training, or always when no running statistics are kept (use_batch_stats, above)
+        use_batch_stats = self.training or self.running_mean is None  # else the running statistics
+        tracking = self.training and self.track_running_stats  # update the running statistics and the count
         keep_stats = not self.training or self.track_running_stats
-        return F.batch_norm(
-            x,
-            self.running_mean if keep_stats else None,
-            self.running_var if keep_stats else None,
-            self.weight,
-            self.bias,
-            use_batch_stats,
-            factor,
-            self.eps,
-        )
+        try:  # F.batch_norm checks eps and momentum, counts num_batches_tracked and applies momentum=None
+            return F.batch_norm(
+                x,
+                self.running_mean if keep_stats else None,
+                self.running_var if keep_stats else None,
+                self.weight,
+                self.bias,
+                use_batch_stats,
+                self.momentum,
+                self.eps,
+                num_batches_tracked=self.num_batches_tracked if tracking else None,
+            )
+        except (TypeError, ValueError) as error:  # name the layer (eps or momentum set to a bad value)
+            raise type(error)(f"{type(self).__name__}: {error}") from None
 
     def extra_repr(self):
         return (

@@ -157,6 +157,15 @@ def batch_norm(
         raise ValueError("batch_norm: momentum must not be NaN")
     if not isinstance(eps, numbers.Real) or not (eps > 0 if training else eps >= 0):  # PyTorch's rule; refuses NaN
         raise ValueError(f"batch_norm: eps must be {'positive in training' if training else 'non-negative'}, got {eps}")
+    tracking = training and running_mean is not None
+    if num_batches_tracked is not None and not isinstance(num_batches_tracked, Tensor):
+        raise TypeError(f"batch_norm: num_batches_tracked must be a Tensor, got {type(num_batches_tracked).__name__}")
+    if tracking and momentum is None and num_batches_tracked is None:
+        raise ValueError("batch_norm: momentum=None (a cumulative average) needs the num_batches_tracked tensor")
+    if tracking and num_batches_tracked is not None:
+        num_batches_tracked.array += 1  # a buffer, counted outside the graph (as PyTorch: even if the batch is empty)
+        if momentum is None:  # cumulative average: batch k gets weight 1/k
+            momentum = 1.0 / num_batches_tracked.item()
     values_per_channel = input.numel() // channels if channels else 0
     if training and values_per_channel == 1:
         raise ValueError(
@@ -164,15 +173,6 @@ def batch_norm(
         )
     if input.numel() == 0:  # an empty batch: nothing to normalise, running statistics unchanged (as PyTorch)
         return input.clone()
-    tracking = training and running_mean is not None
-    if num_batches_tracked is not None and not isinstance(num_batches_tracked, Tensor):
-        raise TypeError(f"batch_norm: num_batches_tracked must be a Tensor, got {type(num_batches_tracked).__name__}")
-    if tracking and momentum is None and num_batches_tracked is None:
-        raise ValueError("batch_norm: momentum=None (a cumulative average) needs the num_batches_tracked tensor")
-    if tracking and num_batches_tracked is not None:
-        num_batches_tracked.array += 1  # a buffer: counted outside the graph
-        if momentum is None:  # cumulative average: batch k gets weight 1/k
-            momentum = 1.0 / num_batches_tracked.item()
     Normalization = FastBatchNorm if fast_kernels() else BatchNorm  # the same numbers; the first is faster
     return Normalization.apply(
         input,

@@ -410,6 +410,10 @@ def fit(
     _check_count("max_steps", max_steps, allow_none=True)
     _check_count("log_interval", log_interval, allow_none=True)
     _check_count("eval_every", eval_every, allow_none=True)
+    if eval_every is not None and val_loader is None:
+        raise ValueError(
+            f"fit: eval_every={eval_every} evaluates val_loader every few steps, but no val_loader was given"
+        )
     if resume is True and checkpoint is None:
         raise ValueError("fit: resume=True resumes from `checkpoint`, but no checkpoint path was given")
     loss_fn = cross_entropy if loss_fn is None else loss_fn
@@ -476,11 +480,15 @@ def fit(
             if train.samples == 0:
                 raise ValueError("fit: train_loader yielded no batches")
             metrics = {"loss": train.loss, "accuracy": train.accuracy}
-            if val_loader is not None:
+            if val_loader is not None and history.steps["val_step"][-1:] == [global_step]:  # just evaluated
+                metrics["val_loss"], metrics["val_accuracy"] = (
+                    history.steps["val_loss"][-1],
+                    history.steps["val_accuracy"][-1],
+                )
+            elif val_loader is not None:
                 metrics["val_loss"], metrics["val_accuracy"] = evaluate(model, val_loader, loss_fn, device)
                 model.train()
-                if not history.steps["val_step"] or history.steps["val_step"][-1] != global_step:
-                    _record_step_evaluation(history, global_step, (metrics["val_loss"], metrics["val_accuracy"]))
+                _record_step_evaluation(history, global_step, (metrics["val_loss"], metrics["val_accuracy"]))
             metrics["lr"], metrics["time"] = lr, time.perf_counter() - started
             if not bar.disable:
                 bar.set_postfix({key: f"{value:.4f}" for key, value in metrics.items() if key not in ("lr", "time")})

@@ -667,3 +667,18 @@ def test_resume_into_a_fresh_lazy_model(tmp_path):
     fresh_optimizer = minicnn.optim.SGD(fresh.parameters(), lr=0.1)
     minicnn.fit(fresh, loader, optimizer=fresh_optimizer, epochs=2, resume=path, progress=False, verbose=False)
     assert type(fresh[0]) is nn.Linear and fresh[0].weight.shape == (2, 3)
+
+
+def test_eval_every_does_not_evaluate_twice_at_the_end_of_an_epoch(tmp_path, monkeypatch):
+    import minicnn.train as train_module
+
+    model, optimizer, _, loader = _tiny_run(tmp_path)  # 4 steps an epoch
+    calls, real_evaluate = [], train_module.evaluate
+    monkeypatch.setattr(train_module, "evaluate", lambda *args: calls.append(1) or real_evaluate(*args))
+    history = minicnn.fit(
+        model, loader, optimizer=optimizer, epochs=2, val_loader=loader, eval_every=2, progress=False, verbose=False
+    )
+    assert len(calls) == 4 and history.steps["val_step"] == [2, 4, 6, 8]  # steps 4 and 8 end an epoch: once each
+    assert history.history["val_loss"] == [history.steps["val_loss"][1], history.steps["val_loss"][3]]
+    with pytest.raises(ValueError, match="no val_loader"):
+        minicnn.fit(model, loader, optimizer=optimizer, epochs=1, eval_every=2, progress=False)

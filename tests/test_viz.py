@@ -263,3 +263,19 @@ def test_missing_matplotlib_says_how_to_install(monkeypatch):
     with pytest.raises(ImportError, match=r'pip install "\.\[plot\]"'):
         viz.filters(minicnn.nn.Conv2d(1, 2, 3))
     assert "3x3 convolution" in str(viz.im2col_demo())  # the text needs no matplotlib
+
+
+def test_viz_inputs_follow_the_model_and_errors_name_the_function():
+    model = minicnn.models.SeedCNN().double()
+    digit = np.random.default_rng(0).random((1, 28, 28))
+    maps = viz.activations(model, digit)  # a float64 model: the input follows its dtype
+    assert maps and all(v.dtype == np.float64 for v in maps.values())
+    with pytest.raises(ValueError, match=r"^activations: no layer named 'nope'"):
+        viz.activations(model, digit, layers="nope")
+    with pytest.raises(ValueError, match=r"^activations: expected images"):
+        viz.activations(model, np.zeros((28, 28)))
+    with pytest.raises(TypeError, match="filters: expected a Conv2d layer, got ReLU"):
+        viz.filters(minicnn.nn.ReLU())
+    for bad in (dict(out_channels=0), dict(in_channels=0), dict(padding=-1), dict(stride=True)):
+        with pytest.raises(ValueError, match="im2col_demo: "):
+            viz.im2col_demo(**bad)

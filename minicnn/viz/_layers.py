@@ -20,19 +20,22 @@ _CONV_AND_POOL = (
 )
 
 
-def _as_batch_of_one(model, x) -> Tensor:
-    """(C, H, W) or (N, C, H, W) -> a (1, C, H, W) tensor on the model's device."""
-    array = x.array if isinstance(x, Tensor) else np.asarray(x, dtype=np.float32)
+def _input_batch(model, x, caller: str, requires_grad: bool = False, first_only: bool = False) -> Tensor:
+    """Images (N, C, H, W), or one image (C, H, W), as a fresh tensor in the model's dtype and on its device
+    (a copy: the caller's ``x`` is not touched); ``first_only`` keeps the first image."""
+    array = x.array if isinstance(x, Tensor) else x
+    if not hasattr(array, "ndim"):
+        array = np.asarray(array)
     if array.ndim == 3:
         array = array[None]
     if array.ndim != 4:
-        raise ValueError(f"expected one image (C, H, W) or a batch (N, C, H, W), got shape {tuple(array.shape)}")
-    first = next(iter(model.parameters()), None)
-    device = first.device if first is not None else backend.device("cpu")
-    return Tensor(backend.to_device(array[:1], device))
+        raise ValueError(f"{caller}: expected images (N, C, H, W) or one image (C, H, W), got shape {array.shape}")
+    dtype, device = _model_dtype_and_device(model)
+    array = backend.to_device(array[:1] if first_only else array, device).astype(dtype, copy=True)
+    return Tensor(array, requires_grad=requires_grad)
 
 
-def _resolve_layers(model, layers) -> list:
+def _resolve_layers(model, layers, caller: str) -> list:
     """(name, module) pairs: the named/given modules, or every conv and pooling layer."""
     named = list(model.named_modules())
     if layers is None:
@@ -43,12 +46,12 @@ def _resolve_layers(model, layers) -> list:
     for layer in [layers] if isinstance(layers, (str, nn.Module)) else layers:
         if isinstance(layer, str):
             if layer not in by_name:
-                raise ValueError(f"no layer named {layer!r}; names are {[n for n, _ in named if n]}")
+                raise ValueError(f"{caller}: no layer named {layer!r}; names are {[n for n, _ in named if n]}")
             chosen.append((layer, by_name[layer]))
         elif isinstance(layer, nn.Module) and id(layer) in by_id:
             chosen.append((by_id[id(layer)], layer))
         else:
-            raise ValueError(f"layer {layer!r} is not a module of this model")
+            raise ValueError(f"{caller}: layer {layer!r} is not a module of this model")
     return chosen
 
 

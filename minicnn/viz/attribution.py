@@ -17,22 +17,8 @@ import numpy as np
 from .. import backend, nn
 from ..autograd.function import enable_grad
 from ..tensor import Tensor
-from ._layers import _frozen, _model_dtype_and_device, _resolve_layers
+from ._layers import _frozen, _input_batch, _resolve_layers
 from ._plot import _new_figure, _normalize, _save, _shape_text, _show, _to_numpy
-
-
-def _input_batch(model, x, caller: str) -> Tensor:
-    """Images (N, C, H, W), or one image (C, H, W), as a fresh leaf on the model's device that requires grad."""
-    array = x.array if isinstance(x, Tensor) else x
-    if not hasattr(array, "ndim"):
-        array = np.asarray(array)
-    if array.ndim == 3:
-        array = array[None]
-    if array.ndim != 4:
-        raise ValueError(f"{caller}: expected images (N, C, H, W) or one image (C, H, W), got shape {array.shape}")
-    dtype, device = _model_dtype_and_device(model)
-    array = backend.to_device(array, device).astype(dtype, copy=True)  # a copy: the caller's x is not touched
-    return Tensor(array, requires_grad=True)
 
 
 def _class_scores(model, x: Tensor, caller: str) -> Tensor:
@@ -91,7 +77,7 @@ def saliency(model: nn.Module, x, target=None, path=None) -> np.ndarray:
     Example:
         >>> maps = viz.saliency(model, images[:4], path="saliency.png")
     """
-    x = _input_batch(model, x, "saliency")
+    x = _input_batch(model, x, "saliency", requires_grad=True)
     with _frozen(model), enable_grad():
         logits = _class_scores(model, x, "saliency")
         targets = _targets(target, logits, "saliency")
@@ -134,10 +120,10 @@ def grad_cam(model: nn.Module, layer, x, target=None, path=None) -> np.ndarray:
     Example:
         >>> cams = viz.grad_cam(model, "layer1.2", images[:4], path="grad_cam.png")
     """
-    [(layer_name, module)] = _resolve_layers(model, [layer])
+    [(layer_name, module)] = _resolve_layers(model, [layer], "grad_cam")
     if module is model:
         raise ValueError("grad_cam: layer must be a layer inside the model, not the model itself")
-    x = _input_batch(model, x, "grad_cam")
+    x = _input_batch(model, x, "grad_cam", requires_grad=True)
     captured = []
 
     def keep_output(mod, args, output):

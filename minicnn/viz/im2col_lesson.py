@@ -97,9 +97,13 @@ def im2col_demo(
     from ..nn import functional as F
     from ..ops.conv import im2col
 
-    for name, value in (("input_size", input_size), ("kernel_size", kernel_size), ("stride", stride)):
-        if not isinstance(value, int) or value < 1:
+    positive = dict(input_size=input_size, kernel_size=kernel_size, stride=stride, in_channels=in_channels)
+    positive["out_channels"] = out_channels
+    for name, value in positive.items():
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             raise ValueError(f"im2col_demo: {name} must be a positive int, got {value!r}")
+    if not isinstance(padding, int) or isinstance(padding, bool) or padding < 0:
+        raise ValueError(f"im2col_demo: padding must be a non-negative int, got {padding!r}")
     if input_size + 2 * padding < kernel_size:
         raise ValueError(
             f"im2col_demo: a {kernel_size}x{kernel_size} kernel does not fit a padded {input_size + 2 * padding} input"

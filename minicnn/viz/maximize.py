@@ -100,7 +100,7 @@ def maximize_activation(
     Example:
         >>> digits = [viz.maximize_activation(model, "fc", c, (1, 28, 28)) for c in range(10)]
     """
-    [(layer_name, module)] = _resolve_layers(model, [layer])
+    [(layer_name, module)] = _resolve_layers(model, [layer], "maximize_activation")
     size = tuple(input_size)[-3:]
     if len(size) != 3 or len(tuple(input_size)) > 4:
         raise ValueError(f"maximize_activation: input_size must be (C, H, W) or (1, C, H, W), got {input_size}")

@@ -6,7 +6,7 @@ import numpy as np
 
 from .. import nn
 from ..autograd.function import no_grad
-from ._layers import _as_batch_of_one, _resolve_layers
+from ._layers import _frozen, _input_batch, _resolve_layers
 from ._plot import _mosaic, _new_figure, _normalize, _save, _shape_text, _show, _to_numpy
 
 # ---------------------------------------------------------------- filters
@@ -36,9 +36,9 @@ def filters(conv, path=None, max_out: int = 64, max_in: int = 16, columns: int |
     Returns:
         The matplotlib Figure.
     """
-    weight = conv.weight if isinstance(conv, nn.Module) else conv
     if isinstance(conv, nn.Module) and not hasattr(conv, "weight"):
         raise TypeError(f"filters: expected a Conv2d layer, got {type(conv).__name__}")
+    weight = conv.weight if isinstance(conv, nn.Module) else conv
     weight = _to_numpy(weight)
     if weight.ndim != 4:
         raise ValueError(f"filters: expected a conv weight of shape (O, C/groups, KH, KW), got {weight.shape}")
@@ -98,8 +98,8 @@ def activations(model, x, layers=None) -> dict:
         A dict from layer name to its output array (1, C, H, W), in the order they ran. A module that
         runs twice appears twice, the second time as ``"name (call 2)"``.
     """
-    chosen = _resolve_layers(model, layers)
-    x = _as_batch_of_one(model, x)
+    chosen = _resolve_layers(model, layers, "activations")
+    x = _input_batch(model, x, "activations", first_only=True)
     recorded, calls, handles = {}, {}, []
 
     def record(name):
@@ -110,18 +110,14 @@ def activations(model, x, layers=None) -> dict:
 
         return hook
 
-    modes = [(m, m.training) for m in model.modules()]
     try:
         for name, module in chosen:
             handles.append(module.register_forward_hook(record(name)))
-        model.eval()
-        with no_grad():
+        with _frozen(model), no_grad():  # eval mode; each module's mode is put back afterwards
             model(x)
     finally:
         for handle in handles:
             handle.remove()
-        for module, training in modes:
-            module.training = training
     return recorded
 
 
@@ -142,10 +138,11 @@ def feature_maps(model, x, path=None, layers=None, max_channels: int = 8):
     Returns:
         The matplotlib Figure.
     """
+    x = _input_batch(model, x, "feature_maps", first_only=True)
     recorded = activations(model, x, layers)
     if not recorded:
         raise ValueError("feature_maps: the chosen layers never ran (or the model has no conv/pooling layer)")
-    image = _to_numpy(_as_batch_of_one(model, x))[0]
+    image = _to_numpy(x)[0]
     modules = dict(model.named_modules())
     rows = [("input", image)]
     for name, array in recorded.items():

@@ -124,8 +124,9 @@ def loaders(args, train_set, test_set, validation_fraction: float = 0.0):
     return train_loader, test_loader, val_loader
 
 
-def _eval_every(steps: int, epochs: int) -> int | None:
+def eval_every(train_loader, epochs: int, max_steps: int | None) -> int | None:
     """Below two epochs the curves are drawn per step: evaluate about 10 times along the run."""
+    steps = epochs * len(train_loader) if max_steps is None else min(max_steps, epochs * len(train_loader))
     return max(1, steps // 10) if epochs < 2 else None
 
 
@@ -157,7 +158,6 @@ def _train_and_report(model, optimizer, args, train_loader, test_loader, val_loa
     max_steps = 1 if args.dry_run else args.max_steps
     epochs = 1 if args.dry_run else args.epochs
     held_out, held_out_name = (val_loader, "validation") if val_loader is not None else (test_loader, "test")
-    steps = epochs * len(train_loader) if max_steps is None else min(max_steps, epochs * len(train_loader))
     history = minicnn.fit(
         model,
         train_loader,
@@ -169,7 +169,7 @@ def _train_and_report(model, optimizer, args, train_loader, test_loader, val_loa
         progress=not args.no_progress,
         max_steps=max_steps,
         log_interval=args.log_interval,
-        eval_every=_eval_every(steps, epochs),
+        eval_every=eval_every(train_loader, epochs, max_steps),
     )
     test_loss, test_accuracy = minicnn.evaluate(model, test_loader)
     print(f"Test set: average loss {test_loss:.4f}, accuracy {100 * test_accuracy:.2f}%")

@@ -29,7 +29,7 @@ import argparse
 import pathlib
 import shutil
 
-from common import add_textbook_flag, engine_mode, positive_int
+from common import add_textbook_flag, engine_mode, eval_every, positive_int
 
 import minicnn
 import minicnn.nn.functional as F
@@ -105,7 +105,7 @@ def inspect(args):
         val_loader=test_loader,
         max_steps=args.max_steps,
         progress=False,
-        eval_every=max(1, len(train_loader) // 10) if args.epochs < 2 else None,  # per-step curves
+        eval_every=eval_every(train_loader, args.epochs, args.max_steps),  # per-step curves below two epochs
     )
     history.plot(out / "curves.png", val_label="test")
 

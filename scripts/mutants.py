@@ -5,7 +5,7 @@ original source (it must occur exactly once there), its replacement, a descripti
 are run against it. For each mutant the script copies the repository to a temporary folder (never the
 working tree itself), plants the bug in the copy, runs ``python -m pytest -x -q`` on the mutant's test
 subset there, and records the mutant as *killed* (some test failed) or *survived* (all passed). A mutant
-that survives its subset is then run against the whole suite (``--confirm``, default on), so a survivor
+that survives its subset is then run against the whole suite (unless ``--no-confirm``), so a survivor
 is one the README's test command would miss.
 
 Why subsets: the whole suite takes minutes per run on 2 shared cores; each mutant's subset (below, by the

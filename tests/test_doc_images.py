@@ -67,7 +67,7 @@ def svg_texts(path) -> list:
     return [el.text for el in ElementTree.parse(path).getroot().iter("{http://www.w3.org/2000/svg}text")]
 
 
-def test_graph_svg_shows_the_ops_the_engine_records_now():
+def test_graph_svg_shows_the_ops_the_engine_records_now(fast_kernels_on):  # drawn in the default mode
     """The seed CNN's loss on a batch of 64, as inspect_cnn draws it: same op nodes, same parameter boxes."""
     minicnn.manual_seed(0)
     model = models.SeedCNN()

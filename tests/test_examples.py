@@ -104,7 +104,7 @@ def test_every_example_takes_textbook(name, tmp_path):
     assert result.returncode == 0 and "--textbook" in result.stdout
 
 
-def test_textbook_flag_runs_the_textbook_functions_with_the_same_numbers(tmp_path):
+def test_textbook_flag_runs_the_textbook_functions_with_the_same_numbers(tmp_path, fast_kernels_on):
     """The seed CNN's dry run (one step, one evaluation) prints the same test loss in both modes, and with
     --textbook the fast kernels are off while it trains (checked in-process)."""
     flags = ["--dry-run", "--no-progress", "--save-model", "", "--plot", "", "--data", "sample"]
